@@ -1,0 +1,360 @@
+//! Job specs: what a caller asks the queue to run, checked before it is stored.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::{JobId, SHELL_KIND, SpecError, Timestamp};
+
+/// The largest `max_retries` a job may ask for.
+pub const MAX_RETRIES_LIMIT: u32 = 1000;
+/// The largest `priority` magnitude.
+pub const PRIORITY_LIMIT: i32 = 1_000_000;
+/// The longest timeout a job may ask for: 30 days, in seconds.
+pub const TIMEOUT_LIMIT_SECS: u64 = 30 * 24 * 3600;
+/// The longest delay a job may ask for: 10 years, in seconds.
+pub const DELAY_LIMIT_SECS: u64 = 10 * 366 * 24 * 3600;
+
+/// What a caller asks the queue to run.
+///
+/// Only the command (or kind and payload) is required; unset options take the
+/// queue's configured defaults when the job is stored. Build one in code with
+/// [`JobSpec::shell`] or [`JobSpec::new`], or parse the JSON form with
+/// [`JobSpec::from_json`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    /// A chosen id; generated when unset.
+    pub id: Option<JobId>,
+    /// Which handler runs the job.
+    pub kind: String,
+    /// The command line, for shell jobs.
+    pub command: Option<String>,
+    /// The handler's input, for other kinds.
+    pub payload: Option<serde_json::Value>,
+    /// Higher runs first. Default 0.
+    pub priority: i32,
+    /// Retries after the first attempt; the configured default when unset.
+    pub max_retries: Option<u32>,
+    /// When the job becomes due; at once when unset.
+    pub run_at: Option<Timestamp>,
+    /// How long after enqueueing the job becomes due; ignored when `run_at` is set.
+    pub delay: Option<Duration>,
+    /// The attempt time limit in seconds, 0 for none; the configured default when unset.
+    pub timeout_secs: Option<u64>,
+}
+
+impl JobSpec {
+    /// A shell job running `command` with `sh -c`.
+    pub fn shell(command: impl Into<String>) -> Self {
+        Self::empty(SHELL_KIND.to_owned(), Some(command.into()), None)
+    }
+
+    /// A job of `kind` with the given payload, for an in-process handler.
+    pub fn new(kind: impl Into<String>, payload: serde_json::Value) -> Self {
+        Self::empty(kind.into(), None, Some(payload))
+    }
+
+    fn empty(kind: String, command: Option<String>, payload: Option<serde_json::Value>) -> Self {
+        Self {
+            id: None,
+            kind,
+            command,
+            payload,
+            priority: 0,
+            max_retries: None,
+            run_at: None,
+            delay: None,
+            timeout_secs: None,
+        }
+    }
+
+    /// Sets the id.
+    pub fn with_id(mut self, id: JobId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Sets the priority (higher first).
+    pub fn with_priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets the number of retries after the first attempt.
+    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = Some(max_retries);
+        self
+    }
+
+    /// Makes the job due at `run_at`.
+    pub fn with_run_at(mut self, run_at: Timestamp) -> Self {
+        self.run_at = Some(run_at);
+        self
+    }
+
+    /// Makes the job due `delay` after it is stored.
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Sets the attempt time limit in seconds; 0 means none.
+    pub fn with_timeout_secs(mut self, timeout_secs: u64) -> Self {
+        self.timeout_secs = Some(timeout_secs);
+        self
+    }
+
+    /// Parses the JSON form, such as
+    /// `{"id":"job1","command":"sleep 2","max_retries":3,"priority":5,
+    /// "run_at":"2026-12-24T10:00:00Z","timeout":10}`.
+    ///
+    /// Unknown fields are refused by name, and the result is [validated](Self::validate).
+    pub fn from_json(text: &str) -> Result<Self, SpecError> {
+        let raw: RawSpec =
+            serde_json::from_str(text).map_err(|err| SpecError::Json(err.to_string()))?;
+        let spec = raw.into_spec()?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks every field against its limits.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let kind_ok = !self.kind.is_empty()
+            && self.kind.len() <= 64
+            && self.kind.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+        if !kind_ok {
+            return Err(SpecError::BadKind(self.kind.clone()));
+        }
+        if self.kind == SHELL_KIND
+            && self.command.as_deref().is_none_or(|command| command.trim().is_empty())
+        {
+            return Err(SpecError::EmptyCommand);
+        }
+        if let Some(id) = &self.id {
+            JobId::new(id.as_str())?;
+        }
+        let limit = i64::from(PRIORITY_LIMIT);
+        check_range("priority", self.priority.into(), -limit, limit)?;
+        if let Some(max_retries) = self.max_retries {
+            check_range("max_retries", max_retries.into(), 0, MAX_RETRIES_LIMIT.into())?;
+        }
+        if let Some(timeout) = self.timeout_secs {
+            check_range("timeout", saturating_i64(timeout), 0, TIMEOUT_LIMIT_SECS as i64)?;
+        }
+        if let Some(delay) = self.delay {
+            check_range("delay", saturating_i64(delay.as_secs()), 0, DELAY_LIMIT_SECS as i64)?;
+        }
+        Ok(())
+    }
+
+    /// Fills unset options from `defaults` and fixes the due time against `now`.
+    pub fn resolve(self, defaults: &JobDefaults, now: Timestamp) -> Result<NewJob, SpecError> {
+        self.validate()?;
+        let run_at = match (self.run_at, self.delay) {
+            (Some(at), _) => at,
+            (None, Some(delay)) => crate::backoff::after(now, delay),
+            (None, None) => now,
+        };
+        Ok(NewJob {
+            id: self.id.unwrap_or_else(JobId::generate),
+            kind: self.kind,
+            command: self.command,
+            payload: self.payload,
+            priority: self.priority,
+            max_retries: self.max_retries.unwrap_or(defaults.max_retries),
+            run_at,
+            timeout_secs: self.timeout_secs.unwrap_or(defaults.timeout_secs),
+            created_at: now,
+        })
+    }
+}
+
+fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn check_range(field: &'static str, value: i64, min: i64, max: i64) -> Result<(), SpecError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(SpecError::OutOfRange { field, value, min, max })
+    }
+}
+
+/// The defaults a spec takes for the options it leaves unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobDefaults {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Attempt time limit in seconds, 0 for none.
+    pub timeout_secs: u64,
+}
+
+/// A spec with every option decided: exactly what the store writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    /// The job's id.
+    pub id: JobId,
+    /// Which handler runs it.
+    pub kind: String,
+    /// The command, for shell jobs.
+    pub command: Option<String>,
+    /// The payload, for other kinds.
+    pub payload: Option<serde_json::Value>,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// When it becomes due.
+    pub run_at: Timestamp,
+    /// Attempt time limit in seconds, 0 for none.
+    pub timeout_secs: u64,
+    /// When it was enqueued.
+    pub created_at: Timestamp,
+}
+
+/// The JSON form as written by users; numbers are read wide so that an
+/// out-of-range value is reported with its range instead of a type error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    id: Option<String>,
+    kind: Option<String>,
+    command: Option<String>,
+    payload: Option<serde_json::Value>,
+    priority: Option<i64>,
+    max_retries: Option<i64>,
+    run_at: Option<String>,
+    delay: Option<i64>,
+    timeout: Option<i64>,
+}
+
+impl RawSpec {
+    fn into_spec(self) -> Result<JobSpec, SpecError> {
+        let kind = self.kind.unwrap_or_else(|| SHELL_KIND.to_owned());
+        if kind == SHELL_KIND && self.payload.is_some() {
+            return Err(SpecError::Json("payload is for jobs of other kinds; use command".into()));
+        }
+        let id = self.id.map(JobId::new).transpose()?;
+        let priority = match self.priority {
+            Some(p) => {
+                let limit = i64::from(PRIORITY_LIMIT);
+                check_range("priority", p, -limit, limit)?;
+                p as i32
+            }
+            None => 0,
+        };
+        let max_retries = self
+            .max_retries
+            .map(|n| check_range("max_retries", n, 0, MAX_RETRIES_LIMIT.into()).map(|()| n as u32))
+            .transpose()?;
+        let timeout_secs = self
+            .timeout
+            .map(|n| check_range("timeout", n, 0, TIMEOUT_LIMIT_SECS as i64).map(|()| n as u64))
+            .transpose()?;
+        let delay = self
+            .delay
+            .map(|n| {
+                check_range("delay", n, 0, DELAY_LIMIT_SECS as i64)
+                    .map(|()| Duration::from_secs(n as u64))
+            })
+            .transpose()?;
+        let run_at = self
+            .run_at
+            .map(|text| {
+                chrono::DateTime::parse_from_rfc3339(&text)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|_| SpecError::BadTime(text))
+            })
+            .transpose()?;
+        Ok(JobSpec {
+            id,
+            kind,
+            command: self.command,
+            payload: self.payload,
+            priority,
+            max_retries,
+            run_at,
+            delay,
+            timeout_secs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let spec = JobSpec::from_json(
+            r#"{"id":"job1","command":"sleep 2","max_retries":3,"priority":5,
+                "run_at":"2026-12-24T10:00:00Z","timeout":10}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.id.unwrap().as_str(), "job1");
+        assert_eq!(spec.command.as_deref(), Some("sleep 2"));
+        assert_eq!(spec.max_retries, Some(3));
+        assert_eq!(spec.priority, 5);
+        assert_eq!(spec.timeout_secs, Some(10));
+        let at = chrono::Utc.with_ymd_and_hms(2026, 12, 24, 10, 0, 0).unwrap();
+        assert_eq!(spec.run_at, Some(at));
+    }
+
+    #[test]
+    fn only_command_is_required() {
+        let spec = JobSpec::from_json(r#"{"command":"true"}"#).unwrap();
+        assert_eq!(spec, JobSpec::shell("true"));
+    }
+
+    #[test]
+    fn refuses_unknown_fields_by_name() {
+        let err = JobSpec::from_json(r#"{"command":"true","retries":3}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `retries`"), "{err}");
+    }
+
+    #[test]
+    fn refuses_bad_values_with_their_field() {
+        let cases = [
+            (r#"{"command":""}"#, "command is empty"),
+            (r#"{"command":"  "}"#, "command is empty"),
+            (r#"{}"#, "command is empty"),
+            (r#"{"command":"x","max_retries":-1}"#, "max_retries must be between 0 and 1000"),
+            (r#"{"command":"x","priority":99999999999}"#, "priority must be between"),
+            (r#"{"command":"x","timeout":-5}"#, "timeout must be between"),
+            (r#"{"command":"x","run_at":"tomorrow"}"#, "not an RFC 3339 time"),
+            (r#"{"command":"x","id":""}"#, "job id is empty"),
+            (r#"{"command":"x","max_retries":1e3}"#, "invalid type: floating point"),
+            (r#"{"command":"x","priority":18446744073709551616}"#, "invalid job spec"),
+            (r#"{"command":"x","#, "invalid job spec"),
+            (r#"[]"#, "invalid job spec"),
+            (r#"{"command":"x","payload":{}}"#, "payload is for jobs of other kinds"),
+            (r#"{"kind":"bad kind","payload":1}"#, "job kind \"bad kind\" is invalid"),
+        ];
+        for (json, expected) in cases {
+            let err = JobSpec::from_json(json).expect_err(json).to_string();
+            assert!(err.contains(expected), "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn resolve_fills_defaults_and_schedules() {
+        let now = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let defaults = JobDefaults { max_retries: 7, timeout_secs: 30 };
+        let job = JobSpec::shell("true").with_delay(Duration::from_secs(5));
+        let job = job.resolve(&defaults, now).unwrap();
+        assert_eq!(job.max_retries, 7);
+        assert_eq!(job.timeout_secs, 30);
+        assert_eq!(job.run_at, now + chrono::Duration::seconds(5));
+        assert_eq!(job.kind, SHELL_KIND);
+    }
+
+    #[test]
+    fn other_kinds_carry_a_payload() {
+        let spec = JobSpec::from_json(r#"{"kind":"email","payload":{"to":"a@b"}}"#).unwrap();
+        assert_eq!(spec.kind, "email");
+        assert_eq!(spec.payload, Some(serde_json::json!({"to": "a@b"})));
+    }
+}

@@ -1,0 +1,159 @@
+//! What runs a job: the [`Handler`] trait, the context a handler gets, and
+//! the cancellation signal that asks it to stop.
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+use queue_core::{AttemptOutcome, Job, JobId};
+
+/// Runs jobs of one kind.
+///
+/// A handler is shared by every executor thread of a pool, so it must be
+/// `Send + Sync`. It should return promptly once [`JobContext::cancel`]
+/// fires. A panic is caught by the pool and recorded as a failed attempt.
+pub trait Handler: Send + Sync + 'static {
+    /// Runs one attempt of the job in `ctx` and says how it went.
+    fn run(&self, ctx: &JobContext) -> Execution;
+}
+
+/// What one attempt produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    /// Success, or a failure with its retry directive.
+    pub outcome: AttemptOutcome,
+    /// The exit code, for jobs that are processes and exited.
+    pub exit_code: Option<i32>,
+    /// The kept tail of standard output.
+    pub stdout: Option<String>,
+    /// The kept tail of standard error.
+    pub stderr: Option<String>,
+}
+
+impl Execution {
+    /// A success with nothing else to report.
+    pub fn succeeded() -> Self {
+        Self::from_outcome(AttemptOutcome::Succeeded)
+    }
+
+    /// A failure that retries on the backoff schedule.
+    pub fn failed(error: impl Into<String>) -> Self {
+        Self::from_outcome(AttemptOutcome::failed(error))
+    }
+
+    /// An execution with the given outcome and nothing else to report.
+    pub fn from_outcome(outcome: AttemptOutcome) -> Self {
+        Self { outcome, exit_code: None, stdout: None, stderr: None }
+    }
+}
+
+/// Everything a handler knows about the attempt it runs.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    job: Job,
+    cancel: CancelToken,
+    output_limit_bytes: usize,
+}
+
+impl JobContext {
+    /// A context for one attempt at `job`.
+    pub fn new(job: Job, cancel: CancelToken, output_limit_bytes: usize) -> Self {
+        Self { job, cancel, output_limit_bytes }
+    }
+
+    /// The job as it was claimed.
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> &JobId {
+        &self.job.id
+    }
+
+    /// This attempt's number, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.job.attempts
+    }
+
+    /// The attempt's time limit, if the job has one.
+    pub fn timeout(&self) -> Option<Duration> {
+        (self.job.timeout_secs > 0).then(|| Duration::from_secs(self.job.timeout_secs))
+    }
+
+    /// The signal that fires on a forced shutdown or when the lease is lost.
+    pub fn cancel(&self) -> &CancelToken {
+        &self.cancel
+    }
+
+    /// The most bytes of each output stream worth keeping.
+    pub fn output_limit_bytes(&self) -> usize {
+        self.output_limit_bytes
+    }
+}
+
+/// A one-way signal that asks a running handler to stop.
+///
+/// Clones share the signal. Handlers either check [`is_cancelled`] between
+/// steps or block in [`wait_timeout`] instead of sleeping.
+///
+/// [`is_cancelled`]: CancelToken::is_cancelled
+/// [`wait_timeout`]: CancelToken::wait_timeout
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    inner: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl CancelToken {
+    /// A signal that has not fired.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fires the signal and wakes every waiter. Firing twice is harmless.
+    pub fn cancel(&self) {
+        let (fired, condvar) = &*self.inner;
+        *fired.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        condvar.notify_all();
+    }
+
+    /// Whether the signal has fired.
+    pub fn is_cancelled(&self) -> bool {
+        *self.inner.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks until the signal fires or `timeout` passes; returns whether it fired.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let (fired, condvar) = &*self.inner;
+        let guard = fired.lock().unwrap_or_else(PoisonError::into_inner);
+        let (guard, _) = condvar
+            .wait_timeout_while(guard, timeout, |fired| !*fired)
+            .unwrap_or_else(PoisonError::into_inner);
+        *guard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::thread;
+
+    use super::*;
+
+    #[test]
+    fn cancel_wakes_a_waiter() {
+        let token = CancelToken::new();
+        let waiter = {
+            let token = token.clone();
+            thread::spawn(move || token.wait_timeout(Duration::from_secs(60)))
+        };
+        token.cancel();
+        assert!(waiter.join().unwrap());
+        assert!(token.is_cancelled());
+    }
+
+    #[test]
+    fn wait_times_out_when_not_cancelled() {
+        let token = CancelToken::new();
+        assert!(!token.wait_timeout(Duration::from_millis(1)));
+        assert!(!token.is_cancelled());
+    }
+}
