@@ -1,0 +1,366 @@
+//! The writes that move jobs through their lives, each a guarded statement.
+//!
+//! Every statement about a running attempt matches on `state = 'processing'`
+//! and the claiming `worker_id`; a write that matches nothing was stale and
+//! changes nothing. The transitions themselves come from `queue_core`.
+
+use std::time::Duration;
+
+use queue_core::{
+    AttemptOutcome, AttemptReport, Job, JobId, JobState, NewJob, Settlement, Timestamp,
+    Transition, WorkerId, settle as settle_attempt,
+};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::rows::{JOB_COLUMNS, job_from_row, to_millis};
+use super::{queries, registry};
+use crate::{ClaimRequest, Result, Settled, StoreError};
+
+/// The error recorded for an attempt whose worker stopped renewing its lease.
+pub(crate) const LOST_WORKER_ERROR: &str = "worker lost: its lease expired before it reported";
+
+pub(super) fn insert(tx: &Transaction<'_>, jobs: &[NewJob]) -> Result<Vec<JobId>> {
+    let mut statement = tx.prepare_cached(
+        "INSERT INTO jobs (id, kind, command, payload, state, max_retries, priority, run_at, \
+         timeout_secs, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?9)",
+    )?;
+    let mut ids = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let payload = job.payload.as_ref().map(|value| value.to_string());
+        let inserted = statement.execute(params![
+            job.id.as_str(),
+            job.kind,
+            job.command,
+            payload,
+            job.max_retries,
+            job.priority,
+            to_millis(job.run_at),
+            job.timeout_secs,
+            to_millis(job.created_at),
+        ]);
+        match inserted {
+            Ok(_) => ids.push(job.id.clone()),
+            Err(err) if is_unique_violation(&err) => {
+                return Err(StoreError::Duplicate(job.id.clone()));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(ids)
+}
+
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+pub(super) fn claim(tx: &Transaction<'_>, request: &ClaimRequest<'_>, now: Timestamp) -> Result<Vec<Job>> {
+    if request.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let now_ms = to_millis(now);
+    let lease_ms = i64::try_from(request.lease.as_millis()).unwrap_or(i64::MAX);
+    // The kinds filter is a JSON array so that one cached statement serves
+    // every list of kinds.
+    let kinds = serde_json::to_string(request.kinds).unwrap_or_else(|_| "[]".into());
+    let sql = format!(
+        "UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?1, \
+             lease_expires_at = ?2 + ?3, started_at = ?2, finished_at = NULL, updated_at = ?2 \
+         WHERE seq IN ( \
+             SELECT seq FROM jobs \
+             WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
+               AND (?5 = '[]' OR kind IN (SELECT value FROM json_each(?5))) \
+             ORDER BY priority DESC, run_at, seq LIMIT ?4) \
+         RETURNING seq, {JOB_COLUMNS}"
+    );
+    let mut statement = tx.prepare_cached(&sql)?;
+    let mut rows = statement.query(params![
+        request.worker.as_str(),
+        now_ms,
+        lease_ms,
+        i64::try_from(request.limit).unwrap_or(i64::MAX),
+        kinds,
+    ])?;
+    let mut claimed = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let job = job_from_row(row, 1)?;
+        claimed.push((seq, job));
+    }
+    // RETURNING gives no order; hand the jobs out in claim order.
+    claimed.sort_by(|(seq_a, a), (seq_b, b)| {
+        b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(seq_a.cmp(seq_b))
+    });
+    Ok(claimed.into_iter().map(|(_, job)| job).collect())
+}
+
+pub(super) fn settle(
+    tx: &Transaction<'_>,
+    worker: &WorkerId,
+    reports: &[AttemptReport],
+    now: Timestamp,
+) -> Result<Vec<Settled>> {
+    let policy = registry::config(tx)?.backoff();
+    let mut held = tx.prepare_cached(
+        "SELECT seq, max_retries FROM jobs \
+         WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 AND attempts = ?3",
+    )?;
+    let mut results = Vec::with_capacity(reports.len());
+    for report in reports {
+        let found: Option<(i64, u32)> = held
+            .query_row(params![report.job_id.as_str(), worker.as_str(), report.attempt], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((seq, max_retries)) = found else {
+            tracing::warn!(
+                job_id = %report.job_id,
+                attempt = report.attempt,
+                worker = %worker,
+                "late report refused: the worker no longer holds the job"
+            );
+            results.push(Settled::Stale);
+            continue;
+        };
+        let settlement = settle_attempt(&report.outcome, report.attempt, max_retries, &policy, now);
+        let ended = Ended {
+            seq,
+            settlement: &settlement,
+            exit_code: report.exit_code,
+            error: report.outcome.error(),
+            stdout: report.stdout.as_deref(),
+            stderr: report.stderr.as_deref(),
+            finished_at: report.finished_at,
+        };
+        write_ended(tx, &ended, now)?;
+        let result = match report.outcome {
+            AttemptOutcome::Succeeded => "succeeded",
+            AttemptOutcome::Failed { .. } => "failed",
+        };
+        let attempt = AttemptRow {
+            seq,
+            attempt: report.attempt,
+            worker,
+            started_at: report.started_at,
+            finished_at: report.finished_at,
+            result,
+            exit_code: report.exit_code,
+            error: report.outcome.error(),
+        };
+        record_attempt(tx, &attempt)?;
+        results.push(Settled::Moved(settlement.state));
+    }
+    Ok(results)
+}
+
+/// An attempt that has ended, as written to its job's row.
+struct Ended<'a> {
+    seq: i64,
+    settlement: &'a Settlement,
+    exit_code: Option<i32>,
+    error: Option<&'a str>,
+    stdout: Option<&'a str>,
+    stderr: Option<&'a str>,
+    finished_at: Timestamp,
+}
+
+fn write_ended(tx: &Transaction<'_>, ended: &Ended<'_>, now: Timestamp) -> Result<()> {
+    let mut update = tx.prepare_cached(
+        "UPDATE jobs SET state = ?2, run_at = coalesce(?3, run_at), finished_at = ?4, \
+             exit_code = ?5, last_error = coalesce(?6, last_error), stdout = ?7, stderr = ?8, \
+             worker_id = NULL, lease_expires_at = NULL, updated_at = ?9 \
+         WHERE seq = ?1 AND state = 'processing'",
+    )?;
+    update.execute(params![
+        ended.seq,
+        ended.settlement.state.as_str(),
+        ended.settlement.run_at.map(to_millis),
+        to_millis(ended.finished_at),
+        ended.exit_code,
+        ended.error,
+        ended.stdout,
+        ended.stderr,
+        to_millis(now),
+    ])?;
+    Ok(())
+}
+
+/// One line of a job's attempt timeline.
+struct AttemptRow<'a> {
+    seq: i64,
+    attempt: u32,
+    worker: &'a WorkerId,
+    started_at: Timestamp,
+    finished_at: Timestamp,
+    result: &'a str,
+    exit_code: Option<i32>,
+    error: Option<&'a str>,
+}
+
+fn record_attempt(tx: &Transaction<'_>, row: &AttemptRow<'_>) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO attempts \
+             (job_seq, attempt, worker_id, started_at, finished_at, result, exit_code, error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    insert.execute(params![
+        row.seq,
+        row.attempt,
+        row.worker.as_str(),
+        to_millis(row.started_at),
+        to_millis(row.finished_at),
+        row.result,
+        row.exit_code,
+        row.error,
+    ])?;
+    Ok(())
+}
+
+pub(super) fn renew_leases(
+    tx: &Transaction<'_>,
+    worker: &WorkerId,
+    lease: Duration,
+    now: Timestamp,
+) -> Result<Vec<JobId>> {
+    let until = to_millis(now).saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+    let mut statement = tx.prepare_cached(
+        "UPDATE jobs SET lease_expires_at = ?2 \
+         WHERE state = 'processing' AND worker_id = ?1 RETURNING id",
+    )?;
+    let ids = statement
+        .query_map(params![worker.as_str(), until], |row| row.get::<_, String>(0))?
+        .map(|id| Ok(JobId::new(id?).map_err(|err| StoreError::Corrupt(err.to_string()))?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ids)
+}
+
+pub(super) fn release(
+    tx: &Transaction<'_>,
+    worker: &WorkerId,
+    ids: &[JobId],
+    now: Timestamp,
+) -> Result<usize> {
+    let mut released = tx.prepare_cached(
+        "UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = ?3, \
+             worker_id = NULL, lease_expires_at = NULL, updated_at = ?3 \
+         WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 \
+         RETURNING seq, attempts + 1, started_at",
+    )?;
+    let mut count = 0;
+    for id in ids {
+        let row: Option<(i64, u32, i64)> = released
+            .query_row(params![id.as_str(), worker.as_str(), to_millis(now)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let Some((seq, attempt, started_ms)) = row else { continue };
+        let attempt = AttemptRow {
+            seq,
+            attempt,
+            worker,
+            started_at: super::rows::from_millis(started_ms)?,
+            finished_at: now,
+            result: "released",
+            exit_code: None,
+            error: Some("released unfinished at worker shutdown"),
+        };
+        record_attempt(tx, &attempt)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+pub(super) fn rescue_expired(tx: &Transaction<'_>, now: Timestamp) -> Result<Vec<JobId>> {
+    let policy = registry::config(tx)?.backoff();
+    let mut expired = tx.prepare_cached(
+        "SELECT seq, id, attempts, max_retries, worker_id, started_at FROM jobs \
+         WHERE state = 'processing' AND lease_expires_at < ?1",
+    )?;
+    let lapsed = expired
+        .query_map(params![to_millis(now)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+
+    let outcome = AttemptOutcome::failed(LOST_WORKER_ERROR);
+    let mut rescued = Vec::with_capacity(lapsed.len());
+    for (seq, id, attempts, max_retries, worker, started_ms) in lapsed {
+        let id = JobId::new(id).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let settlement = settle_attempt(&outcome, attempts, max_retries, &policy, now);
+        let ended = Ended {
+            seq,
+            settlement: &settlement,
+            exit_code: None,
+            error: outcome.error(),
+            stdout: None,
+            stderr: None,
+            finished_at: now,
+        };
+        write_ended(tx, &ended, now)?;
+        let worker = WorkerId::from_stored(worker.unwrap_or_default());
+        let started_at = started_ms.map(super::rows::from_millis).transpose()?.unwrap_or(now);
+        let attempt = AttemptRow {
+            seq,
+            attempt: attempts,
+            worker: &worker,
+            started_at,
+            finished_at: now,
+            result: "lost",
+            exit_code: None,
+            error: outcome.error(),
+        };
+        record_attempt(tx, &attempt)?;
+        tracing::warn!(
+            job_id = %id,
+            attempt = attempts,
+            worker = %worker,
+            state = %settlement.state,
+            "rescued a job from a lost worker"
+        );
+        rescued.push(id);
+    }
+    Ok(rescued)
+}
+
+pub(super) fn revive(tx: &Transaction<'_>, id: &JobId, now: Timestamp) -> Result<Job> {
+    let job = existing(tx, id)?;
+    check_transition(id, job.state, Transition::Revive)?;
+    tx.prepare_cached(
+        "UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?2, updated_at = ?2 \
+         WHERE id = ?1 AND state = 'dead'",
+    )?
+    .execute(params![id.as_str(), to_millis(now)])?;
+    existing(tx, id)
+}
+
+pub(super) fn cancel(tx: &Transaction<'_>, id: &JobId, now: Timestamp) -> Result<Job> {
+    let job = existing(tx, id)?;
+    check_transition(id, job.state, Transition::Cancel)?;
+    tx.prepare_cached(
+        "UPDATE jobs SET state = 'dead', last_error = 'cancelled by an operator', \
+             updated_at = ?2 \
+         WHERE id = ?1 AND state IN ('pending', 'failed')",
+    )?
+    .execute(params![id.as_str(), to_millis(now)])?;
+    existing(tx, id)
+}
+
+fn existing(tx: &Transaction<'_>, id: &JobId) -> Result<Job> {
+    queries::job(tx, id)?.ok_or_else(|| StoreError::NotFound(id.clone()))
+}
+
+fn check_transition(id: &JobId, from: JobState, transition: Transition) -> Result<JobState> {
+    from.apply(transition).map_err(|source| StoreError::WrongState { id: id.clone(), source })
+}

@@ -1,0 +1,304 @@
+//! The SQLite backend: one file, no server, many processes.
+//!
+//! Connections come from an r2d2 pool. Every write runs in an `IMMEDIATE`
+//! transaction: it takes SQLite's write lock when it begins rather than when
+//! it first writes, so two writers never both read, then deadlock upgrading.
+//! Waiting for the lock is left to SQLite's busy timeout; when even that runs
+//! out under heavy load, the whole transaction is retried with backoff here,
+//! so "database is locked" does not reach users.
+
+mod jobs;
+mod queries;
+mod registry;
+mod rows;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use queue_core::{
+    AttemptRecord, AttemptReport, ConfigKey, Job, JobId, JobSpec, QueueConfig, StateCounts,
+    Synchronous, Timestamp, WorkerId,
+};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::{
+    ClaimRequest, Clock, JobQuery, Result, Settled, Store, StoreError, SystemClock, WorkerRecord,
+    WorkerSignal,
+};
+
+pub use schema::SCHEMA_VERSION;
+
+/// How long one statement waits for SQLite's write lock before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many times a write that still found the database busy is tried again.
+const BUSY_RETRIES: u32 = 8;
+
+/// Settings for opening a [`SqliteStore`].
+#[derive(Clone)]
+pub struct SqliteStoreBuilder {
+    path: PathBuf,
+    pool_size: u32,
+    synchronous: Synchronous,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteStoreBuilder {
+    /// The most connections open at once. Default 8.
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// How hard a commit works to survive an OS crash or power loss. Default
+    /// [`Synchronous::Normal`]: an acknowledged write survives a crash of the
+    /// process, not always one of the machine.
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// The clock that decides due times and leases. Default the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Opens the database, creating it if missing and migrating it if old.
+    ///
+    /// A path that is a directory, a file that is not a queuectl database and a
+    /// database from a newer queuectl are refused without being changed.
+    pub fn open(self) -> Result<SqliteStore> {
+        let path = self.path;
+        let open_error = |reason: String| StoreError::Open { path: path.clone(), reason };
+        if path.is_dir() {
+            return Err(open_error("it is a directory; name a file inside it".into()));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.is_dir() {
+                return Err(open_error(format!("directory {} does not exist", parent.display())));
+            }
+        }
+
+        let mut conn = Connection::open(&path).map_err(|err| open_error(err.to_string()))?;
+        configure(&conn, self.synchronous)?;
+        schema::prepare(&mut conn, &path)?;
+        drop(conn);
+
+        let synchronous = self.synchronous;
+        let manager =
+            SqliteConnectionManager::file(&path).with_init(move |c| configure(c, synchronous));
+        // Connections are opened as they are needed, so a one-shot command
+        // opens one, while a busy worker grows to the full pool.
+        let pool = r2d2::Pool::builder()
+            .max_size(self.pool_size)
+            .min_idle(Some(0))
+            .build(manager)
+            .map_err(|err| open_error(err.to_string()))?;
+        Ok(SqliteStore { pool, path, clock: self.clock })
+    }
+}
+
+/// Per-connection settings; journal mode is per file and set in `schema`.
+fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", synchronous.as_str())?;
+    Ok(())
+}
+
+/// A queue stored in one SQLite file.
+///
+/// ```
+/// use queue_core::{JobSpec, JobState};
+/// use queue_store::{SqliteStore, Store};
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = SqliteStore::open(dir.path().join("queue.db"))?;
+/// let ids = store.enqueue(vec![JobSpec::shell("echo hello")])?;
+/// assert_eq!(store.job(&ids[0])?.unwrap().state, JobState::Pending);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Settings for opening the database at `path`.
+    pub fn builder(path: impl Into<PathBuf>) -> SqliteStoreBuilder {
+        SqliteStoreBuilder {
+            path: path.into(),
+            pool_size: 8,
+            synchronous: Synchronous::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Opens the database at `path` with default settings.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self> {
+        Self::builder(path).open()
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connection(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `work` in an immediate transaction and commits it, trying again
+    /// when the database stays busy past the busy timeout.
+    fn write<T>(&self, mut work: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.connection()?;
+        let mut attempt = 0;
+        loop {
+            let result = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::from)
+                .and_then(|tx| {
+                    let value = work(&tx)?;
+                    tx.commit()?;
+                    Ok(value)
+                });
+            match result {
+                Err(err) if is_busy(&err) && attempt < BUSY_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(attempt, "database busy, retrying the transaction");
+                    std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs `work` on a pooled connection, outside any explicit transaction.
+    fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.connection()?;
+        work(&conn)
+    }
+}
+
+fn is_busy(err: &StoreError) -> bool {
+    let StoreError::Backend(source) = err else { return false };
+    source.downcast_ref::<rusqlite::Error>().is_some_and(|err| {
+        matches!(
+            err.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    })
+}
+
+impl Store for SqliteStore {
+    fn enqueue(&self, specs: Vec<JobSpec>) -> Result<Vec<JobId>> {
+        // Specs are checked and completed before the write lock is taken, so a
+        // bad batch never holds up other writers.
+        let now = self.clock.now();
+        let defaults = self.config()?.job_defaults();
+        let jobs = specs
+            .into_iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                spec.resolve(&defaults, now)
+                    .map_err(|source| StoreError::InvalidSpec { index, source })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.write(|tx| jobs::insert(tx, &jobs))
+    }
+
+    fn claim(&self, request: &ClaimRequest<'_>) -> Result<Vec<Job>> {
+        let now = self.clock.now();
+        self.write(|tx| jobs::claim(tx, request, now))
+    }
+
+    fn settle(&self, worker: &WorkerId, reports: &[AttemptReport]) -> Result<Vec<Settled>> {
+        let now = self.clock.now();
+        self.write(|tx| jobs::settle(tx, worker, reports, now))
+    }
+
+    fn renew_leases(&self, worker: &WorkerId, lease: Duration) -> Result<Vec<JobId>> {
+        let now = self.clock.now();
+        self.write(|tx| jobs::renew_leases(tx, worker, lease, now))
+    }
+
+    fn release(&self, worker: &WorkerId, ids: &[JobId]) -> Result<usize> {
+        let now = self.clock.now();
+        self.write(|tx| jobs::release(tx, worker, ids, now))
+    }
+
+    fn rescue_expired(&self) -> Result<Vec<JobId>> {
+        let now = self.clock.now();
+        self.write(|tx| jobs::rescue_expired(tx, now))
+    }
+
+    fn revive(&self, id: &JobId) -> Result<Job> {
+        let now = self.clock.now();
+        self.write(|tx| jobs::revive(tx, id, now))
+    }
+
+    fn cancel(&self, id: &JobId) -> Result<Job> {
+        let now = self.clock.now();
+        self.write(|tx| jobs::cancel(tx, id, now))
+    }
+
+    fn job(&self, id: &JobId) -> Result<Option<Job>> {
+        self.read(|conn| queries::job(conn, id))
+    }
+
+    fn attempts(&self, id: &JobId) -> Result<Vec<AttemptRecord>> {
+        self.read(|conn| queries::attempts(conn, id))
+    }
+
+    fn list(&self, query: &JobQuery) -> Result<Vec<Job>> {
+        self.read(|conn| queries::list(conn, query))
+    }
+
+    fn counts(&self) -> Result<StateCounts> {
+        self.read(queries::counts)
+    }
+
+    fn config(&self) -> Result<QueueConfig> {
+        self.read(registry::config)
+    }
+
+    fn set_config(&self, key: ConfigKey, value: &str) -> Result<QueueConfig> {
+        self.write(|tx| registry::set_config(tx, key, value))
+    }
+
+    fn register_worker(&self, worker: &WorkerRecord) -> Result<()> {
+        self.write(|tx| registry::register(tx, worker))
+    }
+
+    fn heartbeat(&self, worker: &WorkerId, running: u32) -> Result<WorkerSignal> {
+        let now = self.clock.now();
+        self.write(|tx| registry::heartbeat(tx, worker, running, now))
+    }
+
+    fn unregister_worker(&self, worker: &WorkerId) -> Result<()> {
+        self.write(|tx| registry::unregister(tx, worker))
+    }
+
+    fn workers(&self) -> Result<Vec<WorkerRecord>> {
+        self.read(registry::workers)
+    }
+
+    fn request_stop(&self) -> Result<usize> {
+        self.write(registry::request_stop)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,73 @@
+//! Reads: single jobs, pages of jobs, attempt timelines and counts.
+
+use queue_core::{AttemptRecord, Job, JobId, JobState, StateCounts};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::rows::{JOB_COLUMNS, attempt_from_row, job_from_row};
+use crate::{JobQuery, Result, StoreError};
+
+pub(super) fn job(conn: &Connection, id: &JobId) -> Result<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1");
+    let mut statement = conn.prepare_cached(&sql)?;
+    let row = statement
+        .query_row([id.as_str()], |row| Ok(job_from_row(row, 0)))
+        .optional()?;
+    row.transpose()
+}
+
+pub(super) fn attempts(conn: &Connection, id: &JobId) -> Result<Vec<AttemptRecord>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT a.attempt, a.worker_id, a.started_at, a.finished_at, a.result, a.exit_code, \
+                a.error \
+         FROM attempts a JOIN jobs j ON j.seq = a.job_seq \
+         WHERE j.id = ?1 ORDER BY a.rowid",
+    )?;
+    let mut rows = statement.query([id.as_str()])?;
+    let mut attempts = Vec::new();
+    while let Some(row) = rows.next()? {
+        attempts.push(attempt_from_row(row)?);
+    }
+    Ok(attempts)
+}
+
+pub(super) fn list(conn: &Connection, query: &JobQuery) -> Result<Vec<Job>> {
+    // Each order matches an index: claim order for the claimable states,
+    // (state, updated_at) for the others, the row id for "newest first".
+    let order = match query.state {
+        Some(JobState::Pending | JobState::Failed) => "priority DESC, run_at, seq",
+        Some(_) => "updated_at DESC, seq DESC",
+        None => "seq DESC",
+    };
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs \
+         WHERE (?1 IS NULL OR state = ?1) \
+           AND (?2 IS NULL OR instr(id, ?2) > 0 OR instr(coalesce(command, ''), ?2) > 0) \
+         ORDER BY {order} LIMIT ?3 OFFSET ?4"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let text = query.text.as_deref().filter(|text| !text.is_empty());
+    let mut rows = statement.query(params![
+        query.state.map(JobState::as_str),
+        text,
+        i64::try_from(query.limit).unwrap_or(i64::MAX),
+        i64::try_from(query.offset).unwrap_or(i64::MAX),
+    ])?;
+    let mut jobs = Vec::new();
+    while let Some(row) = rows.next()? {
+        jobs.push(job_from_row(row, 0)?);
+    }
+    Ok(jobs)
+}
+
+pub(super) fn counts(conn: &Connection) -> Result<StateCounts> {
+    let mut statement = conn.prepare_cached("SELECT state, n FROM state_counts")?;
+    let mut rows = statement.query([])?;
+    let mut counts = StateCounts::default();
+    while let Some(row) = rows.next()? {
+        let state: String = row.get(0)?;
+        let state: JobState = state.parse().map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+        let n: i64 = row.get(1)?;
+        *counts.of_mut(state) = u64::try_from(n).unwrap_or(0);
+    }
+    Ok(counts)
+}

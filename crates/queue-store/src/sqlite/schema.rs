@@ -1,0 +1,170 @@
+//! The SQLite schema and its migrations, keyed by `PRAGMA user_version`.
+//!
+//! A database is recognised by its `application_id`; one with another id
+//! and tables of its own is not ours and is left alone. Migrations run in one
+//! immediate transaction, so concurrent first openers cannot both apply them.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::{Result, StoreError};
+
+/// Marks a file as a queuectl database ("QCTL").
+const APPLICATION_ID: i64 = 0x5143_544c;
+
+/// Each entry moves the schema one version up; its index plus one is the
+/// version it produces. Entries are never edited once released.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE jobs (
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT NOT NULL UNIQUE,
+    kind             TEXT NOT NULL,
+    command          TEXT,
+    payload          TEXT,
+    state            TEXT NOT NULL CHECK (
+                         state IN ('pending', 'processing', 'completed', 'failed', 'dead')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_retries      INTEGER NOT NULL,
+    priority         INTEGER NOT NULL,
+    run_at           INTEGER NOT NULL,
+    timeout_secs     INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    exit_code        INTEGER,
+    last_error       TEXT,
+    stdout           TEXT,
+    stderr           TEXT,
+    worker_id        TEXT,
+    lease_expires_at INTEGER
+);
+
+-- Claim order over claimable jobs only: a claim reads the first due entries.
+CREATE INDEX jobs_claim_order ON jobs (priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
+-- Running jobs by owner and by lease: renewals and rescue touch few rows.
+CREATE INDEX jobs_running_owner ON jobs (worker_id) WHERE state = 'processing';
+CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE state = 'processing';
+-- Listing one state, most recently updated first.
+CREATE INDEX jobs_state_updated ON jobs (state, updated_at);
+
+CREATE TABLE attempts (
+    job_seq     INTEGER NOT NULL REFERENCES jobs (seq) ON DELETE CASCADE,
+    attempt     INTEGER NOT NULL,
+    worker_id   TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    result      TEXT NOT NULL,
+    exit_code   INTEGER,
+    error       TEXT
+);
+CREATE INDEX attempts_by_job ON attempts (job_seq);
+
+-- Counts per state, kept by triggers so that status never scans the jobs.
+CREATE TABLE state_counts (
+    state TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO state_counts (state, n) VALUES
+    ('pending', 0), ('processing', 0), ('completed', 0), ('failed', 0), ('dead', 0);
+
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+    UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs
+    WHEN OLD.state <> NEW.state BEGIN
+    UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+    UPDATE state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+
+CREATE TABLE config (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE workers (
+    id             TEXT PRIMARY KEY,
+    host           TEXT NOT NULL,
+    pid            INTEGER NOT NULL,
+    slots          INTEGER NOT NULL,
+    running        INTEGER NOT NULL DEFAULT 0,
+    started_at     INTEGER NOT NULL,
+    heartbeat_at   INTEGER NOT NULL,
+    stop_requested INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+"#];
+
+/// The schema version this build writes and the newest it opens.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Checks that `conn` is a queuectl database this build can use, then brings
+/// its schema up to date. Nothing is written to a database that is refused.
+pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
+    let (app_id, version, tables) = read_header(conn, path)?;
+    if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
+        return Err(StoreError::NotAQueue {
+            path: path.to_owned(),
+            reason: "it is an SQLite database of another application".into(),
+        });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+
+    // WAL lets readers run beside the one writer; it is a property of the
+    // file, so it is set once here and read back, because SQLite silently
+    // keeps the old mode when it cannot switch (for example on some network
+    // file systems).
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Open {
+            path: path.to_owned(),
+            reason: format!("the file system refused write-ahead logging (journal mode {mode})"),
+        });
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated while this one waited for the lock.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Reads the application id, schema version and table count. This is the
+/// first read of the file, so a file that is not SQLite fails here.
+fn read_header(conn: &Connection, path: &Path) -> Result<(i64, i64, i64)> {
+    let read = || -> rusqlite::Result<(i64, i64, i64)> {
+        let app_id = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
+        let version = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let tables = conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok((app_id, version, tables))
+    };
+    read().map_err(|err| match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotAQueue {
+            path: path.to_owned(),
+            reason: "the file is not an SQLite database".into(),
+        },
+        _ => StoreError::Open { path: path.to_owned(), reason: err.to_string() },
+    })
+}

@@ -1,0 +1,159 @@
+//! The storage contract every backend keeps.
+//!
+//! Every write that concerns a running attempt names the worker that claimed
+//! it and succeeds only while the job is still `processing` under that worker,
+//! so a worker that lost its lease cannot overwrite what happened since.
+
+use std::time::Duration;
+
+use queue_core::{
+    AttemptRecord, AttemptReport, Job, JobId, JobSpec, JobState, QueueConfig, StateCounts,
+    Timestamp, WorkerId,
+};
+use serde::Serialize;
+
+use crate::Result;
+
+/// Durable job storage shared by every worker and command on one queue.
+///
+/// Implementations are cheap to share between threads (`&self` methods, a
+/// pool of connections inside) and apply every change atomically.
+pub trait Store: Send + Sync {
+    /// Stores `specs` in one transaction and returns their ids in order.
+    ///
+    /// Unset options take the configured defaults. If any spec is invalid or
+    /// its id is taken, nothing is stored.
+    fn enqueue(&self, specs: Vec<JobSpec>) -> Result<Vec<JobId>>;
+
+    /// Moves up to `request.limit` due jobs to `processing` under
+    /// `request.worker`, in claim order, and returns them. Each claim counts an
+    /// attempt and starts a lease of `request.lease`.
+    fn claim(&self, request: &ClaimRequest<'_>) -> Result<Vec<Job>>;
+
+    /// Records finished attempts of jobs held by `worker`, one result per
+    /// report in the same order. A report about a job the worker no longer
+    /// holds changes nothing and comes back [`Settled::Stale`].
+    fn settle(&self, worker: &WorkerId, reports: &[AttemptReport]) -> Result<Vec<Settled>>;
+
+    /// Extends the lease of every job `worker` holds and returns their ids;
+    /// a job missing from the answer was lost and must not be reported on.
+    fn renew_leases(&self, worker: &WorkerId, lease: Duration) -> Result<Vec<JobId>>;
+
+    /// Gives jobs back unfinished (on shutdown): they become `pending` and due
+    /// at once, and the attempt is not charged. Returns how many were held.
+    fn release(&self, worker: &WorkerId, ids: &[JobId]) -> Result<usize>;
+
+    /// Settles every attempt whose lease has lapsed as a failure ("worker
+    /// lost"), so the job retries with backoff or goes dead. Returns their ids.
+    fn rescue_expired(&self) -> Result<Vec<JobId>>;
+
+    /// Brings a dead job back: `pending`, due now, attempts reset.
+    fn revive(&self, id: &JobId) -> Result<Job>;
+
+    /// Sends a job that has not started (`pending` or `failed`) to `dead`.
+    fn cancel(&self, id: &JobId) -> Result<Job>;
+
+    /// One job, or `None`.
+    fn job(&self, id: &JobId) -> Result<Option<Job>>;
+
+    /// The attempts of a job that have ended, oldest first.
+    fn attempts(&self, id: &JobId) -> Result<Vec<AttemptRecord>>;
+
+    /// A page of jobs; see [`JobQuery`] for the order.
+    fn list(&self, query: &JobQuery) -> Result<Vec<Job>>;
+
+    /// How many jobs are in each state, without scanning the jobs.
+    fn counts(&self) -> Result<StateCounts>;
+
+    /// The shared settings.
+    fn config(&self) -> Result<QueueConfig>;
+
+    /// Changes one setting after checking its value; returns the new settings.
+    fn set_config(&self, key: queue_core::ConfigKey, value: &str) -> Result<QueueConfig>;
+
+    /// Adds a worker to the registry.
+    fn register_worker(&self, worker: &WorkerRecord) -> Result<()>;
+
+    /// Records that `worker` is alive and running `running` jobs; says whether
+    /// it has been asked to stop.
+    fn heartbeat(&self, worker: &WorkerId, running: u32) -> Result<WorkerSignal>;
+
+    /// Removes a worker from the registry.
+    fn unregister_worker(&self, worker: &WorkerId) -> Result<()>;
+
+    /// Every registered worker, newest first.
+    fn workers(&self) -> Result<Vec<WorkerRecord>>;
+
+    /// Asks every registered worker to stop; returns how many were asked.
+    fn request_stop(&self) -> Result<usize>;
+
+    /// The store's current time, by the clock that decides due times.
+    fn now(&self) -> Timestamp;
+}
+
+/// What a worker asks [`Store::claim`] for.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest<'a> {
+    /// The worker that will hold the jobs.
+    pub worker: &'a WorkerId,
+    /// The most jobs to claim.
+    pub limit: usize,
+    /// How long the claim lasts without renewal.
+    pub lease: Duration,
+    /// Only jobs of these kinds; every kind when empty.
+    pub kinds: &'a [String],
+}
+
+/// What [`Store::settle`] did with one report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The job moved to this state.
+    Moved(JobState),
+    /// The worker no longer held the job; nothing changed.
+    Stale,
+}
+
+/// Which jobs [`Store::list`] returns.
+///
+/// With a state of `pending` or `failed`, jobs come in claim order (next to
+/// run first); with another state, most recently updated first; with no
+/// state, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only jobs whose id or command contains this text.
+    pub text: Option<String>,
+    /// The most jobs to return.
+    pub limit: usize,
+    /// How many matching jobs to skip first.
+    pub offset: usize,
+}
+
+/// A worker process in the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerRecord {
+    /// Its id, stamped on the jobs it claims.
+    pub id: WorkerId,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id on that host.
+    pub pid: u32,
+    /// How many jobs it runs at once.
+    pub slots: u32,
+    /// How many it is running now.
+    pub running: u32,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it last reported in.
+    pub heartbeat_at: Timestamp,
+    /// Whether it has been asked to stop.
+    pub stop_requested: bool,
+}
+
+/// What the registry tells a worker at its heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerSignal {
+    /// Stop claiming, finish running jobs and exit.
+    pub stop_requested: bool,
+}
