@@ -234,7 +234,7 @@ pub(super) fn renew_leases(
     )?;
     let ids = statement
         .query_map(params![worker.as_str(), until], |row| row.get::<_, String>(0))?
-        .map(|id| Ok(JobId::new(id?).map_err(|err| StoreError::Corrupt(err.to_string()))?))
+        .map(|id| JobId::new(id?).map_err(|err| StoreError::Corrupt(err.to_string())))
         .collect::<Result<Vec<_>>>()?;
     Ok(ids)
 }
