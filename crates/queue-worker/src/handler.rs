@@ -16,6 +16,15 @@ pub trait Handler: Send + Sync + 'static {
     fn run(&self, ctx: &JobContext) -> Execution;
 }
 
+impl<F> Handler for F
+where
+    F: Fn(&JobContext) -> Execution + Send + Sync + 'static,
+{
+    fn run(&self, ctx: &JobContext) -> Execution {
+        self(ctx)
+    }
+}
+
 /// What one attempt produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Execution {

@@ -1,0 +1,446 @@
+//! The coordinator: the one thread of a pool that talks to the store.
+//!
+//! It is a closed loop over typed messages. Each turn it settles the reports
+//! that arrived, claims jobs for idle executors, does whatever periodic
+//! upkeep is due, and then blocks until a report, a control message or the
+//! next deadline. Nothing else in a pool writes to the store, so the order of
+//! writes about one job is the order of this loop.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, select};
+use queue_core::{AttemptReport, JobId, JobState, WorkerId};
+use queue_store::{ClaimRequest, Settled, Store, WorkerRecord};
+
+use super::executor::{Assignment, Report};
+use super::{PoolError, PoolSummary};
+use crate::CancelToken;
+
+/// Messages from [`super::PoolHandle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Control {
+    Wake,
+    Shutdown,
+    ShutdownWhenIdle,
+    StopNow,
+}
+
+/// What the coordinator needs to know, all of it fixed at start.
+pub(super) struct Settings {
+    pub(super) concurrency: usize,
+    pub(super) lease: Duration,
+    pub(super) poll_interval: Duration,
+    pub(super) shutdown_grace: Duration,
+    pub(super) claim_batch: usize,
+    pub(super) kinds: Vec<String>,
+}
+
+pub(super) struct Parts {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) worker: WorkerId,
+    pub(super) host: String,
+    pub(super) settings: Settings,
+    pub(super) jobs: Sender<Assignment>,
+    pub(super) reports: Receiver<Report>,
+    pub(super) control: Receiver<Control>,
+}
+
+/// Where the pool is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Claiming and running.
+    Running,
+    /// Claiming until nothing is due, then draining.
+    UntilIdle,
+    /// Claiming nothing; running jobs finish until the deadline.
+    Draining { deadline: Instant },
+    /// Cancelling what still runs; released as it reports.
+    Stopping,
+}
+
+/// A job an executor is running.
+struct Running {
+    cancel: CancelToken,
+    /// Set when the pool cancelled it to stop; its report becomes a release.
+    released: bool,
+    /// Set when its lease was lost; its report is dropped.
+    lost: bool,
+}
+
+pub(super) struct Coordinator {
+    store: Arc<dyn Store>,
+    worker: WorkerId,
+    settings: Settings,
+    jobs: Option<Sender<Assignment>>,
+    reports: Receiver<Report>,
+    control: Receiver<Control>,
+    running: HashMap<JobId, Running>,
+    unsettled: Vec<AttemptReport>,
+    phase: Phase,
+    /// Whether the last claim found fewer jobs than it asked for.
+    starved: bool,
+    next_poll: Instant,
+    next_heartbeat: Instant,
+    next_renewal: Instant,
+    next_rescue: Instant,
+    summary: PoolSummary,
+}
+
+impl Coordinator {
+    /// Registers the worker; the pool does not start if that fails.
+    pub(super) fn new(parts: Parts) -> Result<Self, PoolError> {
+        let now = parts.store.now();
+        parts.store.register_worker(&WorkerRecord {
+            id: parts.worker.clone(),
+            host: parts.host,
+            pid: std::process::id(),
+            slots: u32::try_from(parts.settings.concurrency).unwrap_or(u32::MAX),
+            running: 0,
+            started_at: now,
+            heartbeat_at: now,
+            stop_requested: false,
+        })?;
+        let start = Instant::now();
+        Ok(Self {
+            store: parts.store,
+            worker: parts.worker,
+            settings: parts.settings,
+            jobs: Some(parts.jobs),
+            reports: parts.reports,
+            control: parts.control,
+            running: HashMap::new(),
+            unsettled: Vec::new(),
+            phase: Phase::Running,
+            starved: false,
+            next_poll: start,
+            next_heartbeat: start,
+            next_renewal: start,
+            next_rescue: start,
+            summary: PoolSummary::default(),
+        })
+    }
+
+    pub(super) fn run(mut self) -> Result<PoolSummary, PoolError> {
+        tracing::info!(
+            worker = %self.worker,
+            slots = self.settings.concurrency,
+            lease_ms = self.settings.lease.as_millis() as u64,
+            "worker pool started"
+        );
+        loop {
+            self.collect_reports();
+            self.settle_reports();
+            self.upkeep();
+            self.claim();
+            if self.finished() {
+                break;
+            }
+            self.wait();
+        }
+        // Closing the channel lets the executors' loops end.
+        self.jobs = None;
+        if let Err(err) = self.store.unregister_worker(&self.worker) {
+            tracing::warn!(worker = %self.worker, error = %err, "could not leave the registry");
+        }
+        tracing::info!(
+            worker = %self.worker,
+            completed = self.summary.completed,
+            failed = self.summary.failed,
+            dead = self.summary.dead,
+            released = self.summary.released,
+            "worker pool stopped"
+        );
+        Ok(self.summary)
+    }
+
+    fn finished(&self) -> bool {
+        let stopping = matches!(self.phase, Phase::Draining { .. } | Phase::Stopping);
+        stopping && self.running.is_empty() && self.unsettled.is_empty()
+    }
+
+    fn idle_slots(&self) -> usize {
+        self.settings.concurrency.saturating_sub(self.running.len())
+    }
+
+    /// Takes every report that is ready without blocking.
+    fn collect_reports(&mut self) {
+        while let Ok(report) = self.reports.try_recv() {
+            self.accept(report);
+        }
+    }
+
+    fn accept(&mut self, Report { report }: Report) {
+        let Some(running) = self.running.remove(&report.job_id) else { return };
+        if running.lost {
+            tracing::warn!(
+                job_id = %report.job_id,
+                attempt = report.attempt,
+                "finished a job after losing its lease; the report is dropped"
+            );
+            self.summary.stale += 1;
+            return;
+        }
+        if running.released {
+            match self.store.release(&self.worker, std::slice::from_ref(&report.job_id)) {
+                Ok(n) => self.summary.released += n as u64,
+                Err(err) => tracing::error!(
+                    job_id = %report.job_id,
+                    error = %err,
+                    "could not release a job; its lease will bring it back"
+                ),
+            }
+            return;
+        }
+        self.unsettled.push(report);
+    }
+
+    /// Settles all collected reports in one store call; on failure they are
+    /// kept and tried again next turn, while the leases keep the jobs held.
+    fn settle_reports(&mut self) {
+        if self.unsettled.is_empty() {
+            return;
+        }
+        match self.store.settle(&self.worker, &self.unsettled) {
+            Ok(results) => {
+                for (report, result) in self.unsettled.drain(..).zip(results) {
+                    log_settled(&report, result);
+                    match result {
+                        Settled::Moved(JobState::Completed) => self.summary.completed += 1,
+                        Settled::Moved(JobState::Dead) => self.summary.dead += 1,
+                        Settled::Moved(_) => self.summary.failed += 1,
+                        Settled::Stale => self.summary.stale += 1,
+                    }
+                }
+                // A finished job may have freed a slot for work already due.
+                self.starved = false;
+            }
+            Err(err) => {
+                tracing::error!(
+                    worker = %self.worker,
+                    reports = self.unsettled.len(),
+                    error = %err,
+                    "could not record finished jobs; will retry"
+                );
+            }
+        }
+    }
+
+    fn claim(&mut self) {
+        let claiming = matches!(self.phase, Phase::Running | Phase::UntilIdle);
+        let due = !self.starved || Instant::now() >= self.next_poll;
+        if !claiming || !due {
+            return;
+        }
+        while self.idle_slots() > 0 {
+            let limit = self.idle_slots().min(self.settings.claim_batch);
+            let request = ClaimRequest {
+                worker: &self.worker,
+                limit,
+                lease: self.settings.lease,
+                kinds: &self.settings.kinds,
+            };
+            let claimed = match self.store.claim(&request) {
+                Ok(claimed) => claimed,
+                Err(err) => {
+                    tracing::error!(worker = %self.worker, error = %err, "claim failed; will retry");
+                    self.starved = true;
+                    break;
+                }
+            };
+            tracing::trace!(worker = %self.worker, asked = limit, got = claimed.len(), "claimed");
+            self.starved = claimed.len() < limit;
+            for job in claimed {
+                self.dispatch(job);
+            }
+            if self.starved {
+                break;
+            }
+        }
+        if self.starved {
+            self.next_poll = Instant::now() + self.settings.poll_interval;
+            if self.phase == Phase::UntilIdle && self.running.is_empty() {
+                self.begin_drain();
+            }
+        }
+    }
+
+    fn dispatch(&mut self, job: queue_core::Job) {
+        let cancel = CancelToken::new();
+        let id = job.id.clone();
+        self.running.insert(id, Running { cancel: cancel.clone(), released: false, lost: false });
+        // The channel holds as many jobs as there are executors and at most
+        // that many are running or queued, so this send never blocks.
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(Assignment { job, cancel });
+        }
+    }
+
+    /// Heartbeat, lease renewal and rescue, each on its own period.
+    fn upkeep(&mut self) {
+        let now = Instant::now();
+        if now >= self.next_heartbeat {
+            self.next_heartbeat = now + self.heartbeat_period();
+            let running = u32::try_from(self.running.len()).unwrap_or(u32::MAX);
+            match self.store.heartbeat(&self.worker, running) {
+                Ok(signal) if signal.stop_requested && self.accepts_stop() => {
+                    tracing::info!(worker = %self.worker, "stop requested; finishing running jobs");
+                    self.begin_drain();
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(worker = %self.worker, error = %err, "heartbeat failed"),
+            }
+        }
+        if now >= self.next_renewal && !self.running.is_empty() {
+            self.next_renewal = now + self.settings.lease / 3;
+            self.renew_leases();
+        }
+        if now >= self.next_rescue {
+            self.next_rescue = now + self.settings.lease / 2;
+            match self.store.rescue_expired() {
+                Ok(rescued) if !rescued.is_empty() => {
+                    self.starved = false;
+                    tracing::info!(count = rescued.len(), "rescued jobs from lost workers");
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "rescue of lost jobs failed"),
+            }
+        }
+        if let Phase::Draining { deadline } = self.phase {
+            if now >= deadline {
+                tracing::warn!(
+                    worker = %self.worker,
+                    running = self.running.len(),
+                    "shutdown grace is over; cancelling running jobs"
+                );
+                self.stop_running();
+            }
+        }
+    }
+
+    fn accepts_stop(&self) -> bool {
+        matches!(self.phase, Phase::Running | Phase::UntilIdle)
+    }
+
+    /// Often enough that `worker stop` is answered within a second.
+    fn heartbeat_period(&self) -> Duration {
+        (self.settings.lease / 3).min(Duration::from_secs(1))
+    }
+
+    fn renew_leases(&mut self) {
+        let held = match self.store.renew_leases(&self.worker, self.settings.lease) {
+            Ok(held) => held,
+            Err(err) => {
+                tracing::warn!(worker = %self.worker, error = %err, "lease renewal failed");
+                return;
+            }
+        };
+        for (id, running) in &mut self.running {
+            if !running.lost && !held.contains(id) {
+                tracing::warn!(job_id = %id, "lease lost; cancelling the job");
+                running.lost = true;
+                running.cancel.cancel();
+            }
+        }
+    }
+
+    fn begin_drain(&mut self) {
+        let deadline = Instant::now() + self.settings.shutdown_grace;
+        self.phase = Phase::Draining { deadline };
+    }
+
+    fn stop_running(&mut self) {
+        self.phase = Phase::Stopping;
+        for running in self.running.values_mut() {
+            if !running.lost {
+                running.released = true;
+            }
+            running.cancel.cancel();
+        }
+    }
+
+    fn on_control(&mut self, control: Control) {
+        match control {
+            Control::Wake => self.starved = false,
+            Control::Shutdown if self.accepts_stop() => {
+                tracing::info!(worker = %self.worker, "shutting down; finishing running jobs");
+                self.begin_drain();
+            }
+            Control::ShutdownWhenIdle if self.phase == Phase::Running => {
+                self.phase = Phase::UntilIdle;
+                self.starved = false;
+            }
+            Control::StopNow => {
+                tracing::info!(worker = %self.worker, "stopping now; releasing running jobs");
+                self.stop_running();
+            }
+            _ => {}
+        }
+    }
+
+    /// Blocks until something needs the loop: a report, a control message,
+    /// or the earliest deadline.
+    fn wait(&mut self) {
+        if !self.unsettled.is_empty() {
+            // A failed settle is retried after a pause, not in a hot loop.
+            std::thread::sleep(self.settings.poll_interval.min(Duration::from_millis(200)));
+            return;
+        }
+        let now = Instant::now();
+        let mut until = self.next_heartbeat.min(self.next_rescue);
+        if !self.running.is_empty() {
+            until = until.min(self.next_renewal);
+        }
+        let claiming = matches!(self.phase, Phase::Running | Phase::UntilIdle);
+        if claiming && self.idle_slots() > 0 {
+            if !self.starved {
+                return;
+            }
+            until = until.min(self.next_poll);
+        }
+        if let Phase::Draining { deadline } = self.phase {
+            until = until.min(deadline);
+        }
+        let timeout = until.saturating_duration_since(now);
+        select! {
+            recv(self.reports) -> report => {
+                if let Ok(report) = report {
+                    self.accept(report);
+                }
+            }
+            recv(self.control) -> control => match control {
+                Ok(control) => self.on_control(control),
+                // Every handle is gone: nobody can send again, so stop listening
+                // instead of waking on the closed channel forever.
+                Err(_) => self.control = crossbeam_channel::never(),
+            },
+            default(timeout) => {}
+        }
+        while let Ok(control) = self.control.try_recv() {
+            self.on_control(control);
+        }
+    }
+}
+
+fn log_settled(report: &AttemptReport, result: Settled) {
+    let millis = (report.finished_at - report.started_at).num_milliseconds();
+    match (result, report.outcome.error()) {
+        (Settled::Moved(state), None) => tracing::debug!(
+            job_id = %report.job_id,
+            attempt = report.attempt,
+            duration_ms = millis,
+            state = %state,
+            "job finished"
+        ),
+        (Settled::Moved(state), Some(error)) => tracing::debug!(
+            job_id = %report.job_id,
+            attempt = report.attempt,
+            duration_ms = millis,
+            state = %state,
+            error,
+            "job failed"
+        ),
+        (Settled::Stale, _) => {}
+    }
+}

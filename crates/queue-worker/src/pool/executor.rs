@@ -1,0 +1,77 @@
+//! An executor thread: runs the jobs it is handed and reports how they went.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use queue_core::{AttemptReport, Job};
+use queue_store::Store;
+
+use crate::{CancelToken, Execution, Handler, JobContext};
+
+/// A claimed job on its way to an executor.
+pub(super) struct Assignment {
+    pub(super) job: Job,
+    pub(super) cancel: CancelToken,
+}
+
+/// A finished attempt on its way back to the coordinator.
+pub(super) struct Report {
+    pub(super) report: AttemptReport,
+}
+
+pub(super) struct Executor {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) handlers: Arc<HashMap<String, Arc<dyn Handler>>>,
+    pub(super) jobs: Receiver<Assignment>,
+    pub(super) reports: Sender<Report>,
+    pub(super) output_limit: usize,
+}
+
+impl Executor {
+    /// Runs jobs until the coordinator closes the channel.
+    pub(super) fn run(self) {
+        for Assignment { job, cancel } in self.jobs.iter() {
+            let started_at = job.started_at.unwrap_or_else(|| self.store.now());
+            let job_id = job.id.clone();
+            let attempt = job.attempts;
+            tracing::debug!(job_id = %job_id, attempt, kind = %job.kind, "job started");
+
+            let execution = match self.handlers.get(&job.kind) {
+                Some(handler) => run_guarded(handler.as_ref(), job, cancel, self.output_limit),
+                None => Execution::failed(format!("no handler for jobs of kind {:?}", job.kind)),
+            };
+            let report = AttemptReport {
+                job_id,
+                attempt,
+                outcome: execution.outcome,
+                exit_code: execution.exit_code,
+                stdout: execution.stdout,
+                stderr: execution.stderr,
+                started_at,
+                finished_at: self.store.now(),
+            };
+            if self.reports.send(Report { report }).is_err() {
+                // The coordinator is gone; the lease will bring the job back.
+                return;
+            }
+        }
+    }
+}
+
+/// Runs the handler, turning a panic into a failed attempt so the thread lives on.
+fn run_guarded(handler: &dyn Handler, job: Job, cancel: CancelToken, limit: usize) -> Execution {
+    let ctx = JobContext::new(job, cancel, limit);
+    match catch_unwind(AssertUnwindSafe(|| handler.run(&ctx))) {
+        Ok(execution) => execution,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-text panic payload".into());
+            Execution::failed(format!("handler panicked: {message}"))
+        }
+    }
+}
