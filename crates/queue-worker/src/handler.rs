@@ -51,7 +51,12 @@ impl Execution {
 
     /// An execution with the given outcome and nothing else to report.
     pub fn from_outcome(outcome: AttemptOutcome) -> Self {
-        Self { outcome, exit_code: None, stdout: None, stderr: None }
+        Self {
+            outcome,
+            exit_code: None,
+            stdout: None,
+            stderr: None,
+        }
     }
 }
 
@@ -66,7 +71,11 @@ pub struct JobContext {
 impl JobContext {
     /// A context for one attempt at `job`.
     pub fn new(job: Job, cancel: CancelToken, output_limit_bytes: usize) -> Self {
-        Self { job, cancel, output_limit_bytes }
+        Self {
+            job,
+            cancel,
+            output_limit_bytes,
+        }
     }
 
     /// The job as it was claimed.

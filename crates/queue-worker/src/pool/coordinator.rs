@@ -172,7 +172,9 @@ impl Coordinator {
     }
 
     fn accept(&mut self, Report { report }: Report) {
-        let Some(running) = self.running.remove(&report.job_id) else { return };
+        let Some(running) = self.running.remove(&report.job_id) else {
+            return;
+        };
         if running.lost {
             tracing::warn!(
                 job_id = %report.job_id,
@@ -183,7 +185,10 @@ impl Coordinator {
             return;
         }
         if running.released {
-            match self.store.release(&self.worker, std::slice::from_ref(&report.job_id)) {
+            match self
+                .store
+                .release(&self.worker, std::slice::from_ref(&report.job_id))
+            {
                 Ok(n) => self.summary.released += n as u64,
                 Err(err) => tracing::error!(
                     job_id = %report.job_id,
@@ -269,7 +274,14 @@ impl Coordinator {
     fn dispatch(&mut self, job: queue_core::Job) {
         let cancel = CancelToken::new();
         let id = job.id.clone();
-        self.running.insert(id, Running { cancel: cancel.clone(), released: false, lost: false });
+        self.running.insert(
+            id,
+            Running {
+                cancel: cancel.clone(),
+                released: false,
+                lost: false,
+            },
+        );
         // The channel holds as many jobs as there are executors and at most
         // that many are running or queued, so this send never blocks.
         if let Some(jobs) = &self.jobs {

@@ -164,7 +164,9 @@ impl PoolBuilder {
             .map_err(PoolError::Spawn)?;
 
         Ok(WorkerPool {
-            handle: PoolHandle { control: control_tx },
+            handle: PoolHandle {
+                control: control_tx,
+            },
             worker,
             coordinator,
             executors,
