@@ -19,7 +19,10 @@ pub struct BackoffPolicy {
 
 impl Default for BackoffPolicy {
     fn default() -> Self {
-        Self { base: 2.0, max: Duration::from_secs(3600) }
+        Self {
+            base: 2.0,
+            max: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -58,7 +61,10 @@ mod tests {
 
     #[test]
     fn schedule_is_capped() {
-        let policy = BackoffPolicy { base: 2.0, max: Duration::from_secs(60) };
+        let policy = BackoffPolicy {
+            base: 2.0,
+            max: Duration::from_secs(60),
+        };
         assert_eq!(policy.delay_after(5), Duration::from_secs(32));
         assert_eq!(policy.delay_after(6), Duration::from_secs(60));
         assert_eq!(policy.delay_after(u32::MAX), Duration::from_secs(60));
@@ -66,15 +72,24 @@ mod tests {
 
     #[test]
     fn other_bases_follow_base_to_the_n() {
-        let policy = BackoffPolicy { base: 3.0, max: Duration::from_secs(3600) };
+        let policy = BackoffPolicy {
+            base: 3.0,
+            max: Duration::from_secs(3600),
+        };
         assert_eq!(policy.delay_after(3), Duration::from_secs(27));
-        let one = BackoffPolicy { base: 1.0, max: Duration::from_secs(3600) };
+        let one = BackoffPolicy {
+            base: 1.0,
+            max: Duration::from_secs(3600),
+        };
         assert_eq!(one.delay_after(100), Duration::from_secs(1));
     }
 
     #[test]
     fn after_saturates_instead_of_overflowing() {
         let now = chrono::Utc::now();
-        assert_eq!(after(now, Duration::MAX), chrono::DateTime::<chrono::Utc>::MAX_UTC);
+        assert_eq!(
+            after(now, Duration::MAX),
+            chrono::DateTime::<chrono::Utc>::MAX_UTC
+        );
     }
 }

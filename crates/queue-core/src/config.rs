@@ -46,12 +46,18 @@ impl Default for QueueConfig {
 impl QueueConfig {
     /// The retry schedule these settings describe.
     pub fn backoff(&self) -> BackoffPolicy {
-        BackoffPolicy { base: self.backoff_base, max: self.backoff_max }
+        BackoffPolicy {
+            base: self.backoff_base,
+            max: self.backoff_max,
+        }
     }
 
     /// The defaults new jobs take.
     pub fn job_defaults(&self) -> JobDefaults {
-        JobDefaults { max_retries: self.max_retries, timeout_secs: self.job_timeout.as_secs() }
+        JobDefaults {
+            max_retries: self.max_retries,
+            timeout_secs: self.job_timeout.as_secs(),
+        }
     }
 
     /// Sets `key` from its text form, checking it first; on error nothing changes.
@@ -135,7 +141,9 @@ fn format_duration(duration: Duration) -> String {
     if duration.is_zero() {
         "0s".to_owned()
     } else {
-        humantime::format_duration(duration).to_string().replace(' ', "")
+        humantime::format_duration(duration)
+            .to_string()
+            .replace(' ', "")
     }
 }
 
@@ -209,12 +217,13 @@ impl FromStr for ConfigKey {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Accept the snake_case spelling of the JSON spec too.
         let normalized = s.trim().replace('_', "-");
-        ConfigKey::ALL.into_iter().find(|key| key.as_str() == normalized).ok_or_else(|| {
-            ConfigError::UnknownKey {
+        ConfigKey::ALL
+            .into_iter()
+            .find(|key| key.as_str() == normalized)
+            .ok_or_else(|| ConfigError::UnknownKey {
                 key: s.to_owned(),
                 known: ConfigKey::ALL.map(ConfigKey::as_str).join(", "),
-            }
-        })
+            })
     }
 }
 
@@ -321,6 +330,9 @@ mod tests {
         let err = "retries".parse::<ConfigKey>().unwrap_err().to_string();
         assert!(err.contains("unknown config key \"retries\""), "{err}");
         assert!(err.contains("max-retries"), "{err}");
-        assert_eq!("max_retries".parse::<ConfigKey>(), Ok(ConfigKey::MaxRetries));
+        assert_eq!(
+            "max_retries".parse::<ConfigKey>(),
+            Ok(ConfigKey::MaxRetries)
+        );
     }
 }

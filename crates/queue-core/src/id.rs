@@ -138,9 +138,18 @@ mod tests {
     fn rejects_empty_long_and_spaced_ids() {
         assert_eq!(JobId::new(""), Err(IdError::Empty));
         assert_eq!(JobId::new("  "), Err(IdError::Empty));
-        assert!(matches!(JobId::new("a".repeat(129)), Err(IdError::TooLong { len: 129 })));
-        assert!(matches!(JobId::new("a b"), Err(IdError::BadCharacter { .. })));
-        assert!(matches!(JobId::new("a\u{7}"), Err(IdError::BadCharacter { .. })));
+        assert!(matches!(
+            JobId::new("a".repeat(129)),
+            Err(IdError::TooLong { len: 129 })
+        ));
+        assert!(matches!(
+            JobId::new("a b"),
+            Err(IdError::BadCharacter { .. })
+        ));
+        assert!(matches!(
+            JobId::new("a\u{7}"),
+            Err(IdError::BadCharacter { .. })
+        ));
     }
 
     #[test]
@@ -154,6 +163,9 @@ mod tests {
     #[test]
     fn deserializing_checks_the_id() {
         assert!(serde_json::from_str::<JobId>("\"\"").is_err());
-        assert_eq!(serde_json::from_str::<JobId>("\"x\"").unwrap().as_str(), "x");
+        assert_eq!(
+            serde_json::from_str::<JobId>("\"x\"").unwrap().as_str(),
+            "x"
+        );
     }
 }

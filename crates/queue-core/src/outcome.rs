@@ -33,7 +33,10 @@ pub enum AttemptOutcome {
 impl AttemptOutcome {
     /// A failure that retries on the backoff schedule.
     pub fn failed(error: impl Into<String>) -> Self {
-        Self::Failed { error: error.into(), retry: RetryDirective::Backoff }
+        Self::Failed {
+            error: error.into(),
+            retry: RetryDirective::Backoff,
+        }
     }
 
     /// The failure reason, if the attempt failed.

@@ -121,12 +121,18 @@ impl JobSpec {
     pub fn validate(&self) -> Result<(), SpecError> {
         let kind_ok = !self.kind.is_empty()
             && self.kind.len() <= 64
-            && self.kind.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+            && self
+                .kind
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
         if !kind_ok {
             return Err(SpecError::BadKind(self.kind.clone()));
         }
         if self.kind == SHELL_KIND
-            && self.command.as_deref().is_none_or(|command| command.trim().is_empty())
+            && self
+                .command
+                .as_deref()
+                .is_none_or(|command| command.trim().is_empty())
         {
             return Err(SpecError::EmptyCommand);
         }
@@ -136,13 +142,28 @@ impl JobSpec {
         let limit = i64::from(PRIORITY_LIMIT);
         check_range("priority", self.priority.into(), -limit, limit)?;
         if let Some(max_retries) = self.max_retries {
-            check_range("max_retries", max_retries.into(), 0, MAX_RETRIES_LIMIT.into())?;
+            check_range(
+                "max_retries",
+                max_retries.into(),
+                0,
+                MAX_RETRIES_LIMIT.into(),
+            )?;
         }
         if let Some(timeout) = self.timeout_secs {
-            check_range("timeout", saturating_i64(timeout), 0, TIMEOUT_LIMIT_SECS as i64)?;
+            check_range(
+                "timeout",
+                saturating_i64(timeout),
+                0,
+                TIMEOUT_LIMIT_SECS as i64,
+            )?;
         }
         if let Some(delay) = self.delay {
-            check_range("delay", saturating_i64(delay.as_secs()), 0, DELAY_LIMIT_SECS as i64)?;
+            check_range(
+                "delay",
+                saturating_i64(delay.as_secs()),
+                0,
+                DELAY_LIMIT_SECS as i64,
+            )?;
         }
         Ok(())
     }
@@ -177,7 +198,12 @@ fn check_range(field: &'static str, value: i64, min: i64, max: i64) -> Result<()
     if (min..=max).contains(&value) {
         Ok(())
     } else {
-        Err(SpecError::OutOfRange { field, value, min, max })
+        Err(SpecError::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        })
     }
 }
 
@@ -233,7 +259,9 @@ impl RawSpec {
     fn into_spec(self) -> Result<JobSpec, SpecError> {
         let kind = self.kind.unwrap_or_else(|| SHELL_KIND.to_owned());
         if kind == SHELL_KIND && self.payload.is_some() {
-            return Err(SpecError::Json("payload is for jobs of other kinds; use command".into()));
+            return Err(SpecError::Json(
+                "payload is for jobs of other kinds; use command".into(),
+            ));
         }
         let id = self.id.map(JobId::new).transpose()?;
         let priority = match self.priority {
@@ -299,7 +327,9 @@ mod tests {
         assert_eq!(spec.max_retries, Some(3));
         assert_eq!(spec.priority, 5);
         assert_eq!(spec.timeout_secs, Some(10));
-        let at = chrono::Utc.with_ymd_and_hms(2026, 12, 24, 10, 0, 0).unwrap();
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 24, 10, 0, 0)
+            .unwrap();
         assert_eq!(spec.run_at, Some(at));
     }
 
@@ -321,17 +351,38 @@ mod tests {
             (r#"{"command":""}"#, "command is empty"),
             (r#"{"command":"  "}"#, "command is empty"),
             (r#"{}"#, "command is empty"),
-            (r#"{"command":"x","max_retries":-1}"#, "max_retries must be between 0 and 1000"),
-            (r#"{"command":"x","priority":99999999999}"#, "priority must be between"),
+            (
+                r#"{"command":"x","max_retries":-1}"#,
+                "max_retries must be between 0 and 1000",
+            ),
+            (
+                r#"{"command":"x","priority":99999999999}"#,
+                "priority must be between",
+            ),
             (r#"{"command":"x","timeout":-5}"#, "timeout must be between"),
-            (r#"{"command":"x","run_at":"tomorrow"}"#, "not an RFC 3339 time"),
+            (
+                r#"{"command":"x","run_at":"tomorrow"}"#,
+                "not an RFC 3339 time",
+            ),
             (r#"{"command":"x","id":""}"#, "job id is empty"),
-            (r#"{"command":"x","max_retries":1e3}"#, "invalid type: floating point"),
-            (r#"{"command":"x","priority":18446744073709551616}"#, "invalid job spec"),
+            (
+                r#"{"command":"x","max_retries":1e3}"#,
+                "invalid type: floating point",
+            ),
+            (
+                r#"{"command":"x","priority":18446744073709551616}"#,
+                "invalid job spec",
+            ),
             (r#"{"command":"x","#, "invalid job spec"),
             (r#"[]"#, "invalid job spec"),
-            (r#"{"command":"x","payload":{}}"#, "payload is for jobs of other kinds"),
-            (r#"{"kind":"bad kind","payload":1}"#, "job kind \"bad kind\" is invalid"),
+            (
+                r#"{"command":"x","payload":{}}"#,
+                "payload is for jobs of other kinds",
+            ),
+            (
+                r#"{"kind":"bad kind","payload":1}"#,
+                "job kind \"bad kind\" is invalid",
+            ),
         ];
         for (json, expected) in cases {
             let err = JobSpec::from_json(json).expect_err(json).to_string();
@@ -342,7 +393,10 @@ mod tests {
     #[test]
     fn resolve_fills_defaults_and_schedules() {
         let now = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let defaults = JobDefaults { max_retries: 7, timeout_secs: 30 };
+        let defaults = JobDefaults {
+            max_retries: 7,
+            timeout_secs: 30,
+        };
         let job = JobSpec::shell("true").with_delay(Duration::from_secs(5));
         let job = job.resolve(&defaults, now).unwrap();
         assert_eq!(job.max_retries, 7);

@@ -184,7 +184,11 @@ pub fn settle(
             state: JobState::Failed,
             run_at: Some(crate::backoff::after(now, delay)),
         },
-        None => Settlement { transition: Transition::Bury, state: JobState::Dead, run_at: None },
+        None => Settlement {
+            transition: Transition::Bury,
+            state: JobState::Dead,
+            run_at: None,
+        },
     }
 }
 
@@ -197,7 +201,9 @@ mod tests {
     use super::*;
 
     fn now() -> Timestamp {
-        chrono::Utc.with_ymd_and_hms(2026, 12, 24, 10, 0, 0).unwrap()
+        chrono::Utc
+            .with_ymd_and_hms(2026, 12, 24, 10, 0, 0)
+            .unwrap()
     }
 
     #[test]
@@ -256,7 +262,13 @@ mod tests {
 
     #[test]
     fn success_completes() {
-        let s = settle(&AttemptOutcome::Succeeded, 1, 3, &BackoffPolicy::default(), now());
+        let s = settle(
+            &AttemptOutcome::Succeeded,
+            1,
+            3,
+            &BackoffPolicy::default(),
+            now(),
+        );
         assert_eq!(s.state, JobState::Completed);
         assert_eq!(s.run_at, None);
     }
@@ -277,7 +289,13 @@ mod tests {
 
     #[test]
     fn zero_retries_dies_on_first_failure() {
-        let s = settle(&AttemptOutcome::failed("x"), 1, 0, &BackoffPolicy::default(), now());
+        let s = settle(
+            &AttemptOutcome::failed("x"),
+            1,
+            0,
+            &BackoffPolicy::default(),
+            now(),
+        );
         assert_eq!(s.state, JobState::Dead);
     }
 
