@@ -28,7 +28,9 @@ pub struct Job {
     pub priority: i32,
     /// When the job is due (for `failed` jobs, the retry time).
     pub run_at: Timestamp,
-    /// The longest an attempt may run, in seconds; 0 means no limit.
+    /// The longest an attempt may run, in seconds; 0 means no limit. Named
+    /// `timeout` in JSON, as in the job spec.
+    #[serde(rename = "timeout")]
     pub timeout_secs: u64,
     /// When the job was enqueued.
     pub created_at: Timestamp,

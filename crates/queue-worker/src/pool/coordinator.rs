@@ -445,7 +445,7 @@ fn log_settled(report: &AttemptReport, result: Settled) {
             state = %state,
             "job finished"
         ),
-        (Settled::Moved(state), Some(error)) => tracing::debug!(
+        (Settled::Moved(state), Some(error)) => tracing::warn!(
             job_id = %report.job_id,
             attempt = report.attempt,
             duration_ms = millis,

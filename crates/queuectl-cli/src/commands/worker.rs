@@ -1,0 +1,105 @@
+//! `queuectl worker start|stop`: run workers in the foreground, or ask the
+//! running ones to stop.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use queue_store::{SqliteStore, Store, WorkerRecord};
+use queue_worker::{ShellHandler, WorkerPool};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::cli::{WorkerStartArgs, WorkerStopArgs};
+use crate::render;
+
+pub(super) fn start(db: Option<&Path>, args: &WorkerStartArgs) -> anyhow::Result<()> {
+    let store = Arc::new(crate::database::open(db)?);
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot listen for signals")?;
+    let pool = WorkerPool::builder(store)
+        .handler(queue_core::SHELL_KIND, ShellHandler::new())
+        .concurrency(usize::from(args.count))
+        .shutdown_grace(Duration::from_secs(args.grace))
+        .start()?;
+
+    // First signal: finish running jobs within the grace. Second: stop now.
+    let handle = pool.handle();
+    let signal_handle = signals.handle();
+    let listener = std::thread::spawn(move || {
+        for (count, signal) in signals.forever().enumerate() {
+            if count == 0 {
+                tracing::info!(signal, "signal received; finishing running jobs");
+                handle.shutdown();
+            } else {
+                tracing::info!(signal, "second signal; releasing running jobs");
+                handle.stop_now();
+                break;
+            }
+        }
+    });
+
+    let summary = pool.join();
+    signal_handle.close();
+    let _ = listener.join();
+    summary?;
+    Ok(())
+}
+
+pub(super) fn stop(db: Option<&Path>, args: &WorkerStopArgs) -> anyhow::Result<()> {
+    let store = crate::database::open(db)?;
+    let live_before = live(&store)?;
+    if live_before.is_empty() {
+        return render::print("no workers are running");
+    }
+    store.request_stop()?;
+    let plural = if live_before.len() == 1 { "" } else { "s" };
+    if args.no_wait {
+        return render::print(&format!(
+            "asked {} worker{plural} to stop",
+            live_before.len()
+        ));
+    }
+    render::progress(&format!(
+        "asked {} worker{plural} to stop; waiting for running jobs to finish",
+        live_before.len()
+    ));
+    // Workers answer at their next heartbeat (within a second) and exit once
+    // their running jobs finish, so this waits as long as the longest job.
+    while !live(&store)?.is_empty() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    render::print("all workers stopped")
+}
+
+/// Registered workers that are still alive: their heartbeat is younger than
+/// a lease, and, on this host, their process still exists.
+pub(super) fn live(store: &SqliteStore) -> anyhow::Result<Vec<WorkerRecord>> {
+    let lease = store.config()?.lease;
+    let now = store.now();
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok());
+    let workers = store.workers()?;
+    Ok(workers
+        .into_iter()
+        .filter(|worker| {
+            let age = (now - worker.heartbeat_at)
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            let local = host.as_deref() == Some(worker.host.as_str());
+            age <= lease && (!local || process_exists(worker.pid))
+        })
+        .collect())
+}
+
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // Signal 0 checks for existence without sending anything.
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
