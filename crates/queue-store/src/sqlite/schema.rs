@@ -147,8 +147,7 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Reads the application id, schema version and table count. This is the
-/// first read of the file, so a file that is not SQLite fails here.
+/// Reads the application id, schema version and table count.
 fn read_header(conn: &Connection, path: &Path) -> Result<(i64, i64, i64)> {
     let read = || -> rusqlite::Result<(i64, i64, i64)> {
         let app_id = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
@@ -160,11 +159,20 @@ fn read_header(conn: &Connection, path: &Path) -> Result<(i64, i64, i64)> {
         )?;
         Ok((app_id, version, tables))
     };
-    read().map_err(|err| match err.sqlite_error_code() {
+    read().map_err(|err| open_failure(err, path))
+}
+
+/// Names the failure of one of the first statements to read a file: a file
+/// that is not SQLite at all is not a queue, rather than a driver error.
+pub(crate) fn open_failure(err: rusqlite::Error, path: &Path) -> StoreError {
+    match err.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotAQueue {
             path: path.to_owned(),
             reason: "the file is not an SQLite database".into(),
         },
-        _ => StoreError::Open { path: path.to_owned(), reason: err.to_string() },
-    })
+        _ => StoreError::Open {
+            path: path.to_owned(),
+            reason: err.to_string(),
+        },
+    }
 }

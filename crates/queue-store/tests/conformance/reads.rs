@@ -1,0 +1,285 @@
+//! Reads: attempt timelines, listing in the documented orders, and counts.
+
+use queue_core::{AttemptOutcome, JobId, JobState, RetryDirective, StateCounts};
+use queue_store::{JobQuery, Store};
+
+use super::{
+    Harness, LEASE, claim, claim_for, claim_one, enqueue, id, ids, list_state, plus, report, secs,
+    settle_one, shell, worker,
+};
+
+/// Each ended attempt is recorded in order with its worker, times and result.
+pub(crate) fn attempts_record_the_timeline_of_each_attempt(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "flaky")]);
+    let j = id("j");
+    let (w1, w2, w3) = (worker("w1"), worker("w2"), worker("w3"));
+    let t0 = store.now();
+
+    let first = claim_one(store, &w1, &j);
+    h.advance(secs(1));
+    let mut failed = report(store, &first, AttemptOutcome::failed("boom"));
+    failed.exit_code = Some(1);
+    settle_one(store, &w1, failed);
+    h.advance(secs(2));
+    claim_for(store, &w2, 1, secs(10));
+    assert_eq!(
+        store.attempts(&j).unwrap().len(),
+        1,
+        "a running attempt is not listed"
+    );
+    h.advance(secs(11));
+    store.rescue_expired().unwrap();
+    h.advance(secs(4));
+    claim_one(store, &w3, &j);
+    h.advance(secs(1));
+    store.release(&w3, std::slice::from_ref(&j)).unwrap();
+    let last = claim_one(store, &w3, &j);
+    h.advance(secs(1));
+    let mut succeeded = report(store, &last, AttemptOutcome::Succeeded);
+    succeeded.exit_code = Some(0);
+    settle_one(store, &w3, succeeded);
+
+    let timeline = store.attempts(&j).unwrap();
+    let summary: Vec<_> = timeline
+        .iter()
+        .map(|a| {
+            (
+                a.attempt,
+                a.worker_id.as_str(),
+                a.result.as_str(),
+                a.exit_code,
+            )
+        })
+        .collect();
+    let expected = [
+        (1, "w1", "failed", Some(1)),
+        (2, "w2", "lost", None),
+        (3, "w3", "released", None),
+        (3, "w3", "succeeded", Some(0)),
+    ];
+    assert_eq!(summary, expected);
+    let times: Vec<_> = timeline
+        .iter()
+        .map(|a| (a.started_at, a.finished_at))
+        .collect();
+    let expected_times = [
+        (t0, plus(t0, 1)),
+        (plus(t0, 3), plus(t0, 14)),
+        (plus(t0, 18), plus(t0, 19)),
+        (plus(t0, 19), plus(t0, 20)),
+    ];
+    assert_eq!(times, expected_times);
+    assert_eq!(timeline[0].error.as_deref(), Some("boom"));
+    assert!(
+        timeline[1]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("worker lost")
+    );
+    assert_eq!(timeline[3].error, None);
+    assert!(store.attempts(&id("ghost")).unwrap().is_empty());
+}
+
+/// Listing `pending` or `failed` gives the jobs in the order they will be claimed.
+pub(crate) fn list_filters_by_state_in_claim_order(h: &dyn Harness) {
+    let store = h.store();
+    let now = store.now();
+    enqueue(
+        store,
+        vec![
+            shell("low", "true"),
+            shell("later", "true").with_delay(secs(100)),
+            shell("high", "true").with_priority(5),
+            shell("overdue", "true").with_run_at(plus(now, -60)),
+            shell("slow-retry", "true").with_priority(9),
+            shell("fast-retry", "true").with_priority(9),
+        ],
+    );
+    let w = worker("w");
+    let claimed = claim(store, &w, 2);
+    let retry_in = |n| AttemptOutcome::Failed {
+        error: "boom".into(),
+        retry: RetryDirective::After(secs(n)),
+    };
+    settle_one(store, &w, report(store, &claimed[0], retry_in(50)));
+    settle_one(store, &w, report(store, &claimed[1], retry_in(10)));
+
+    let pending = list_state(store, JobState::Pending);
+    let failed = list_state(store, JobState::Failed);
+
+    assert_eq!(pending, [id("high"), id("overdue"), id("low"), id("later")]);
+    assert_eq!(failed, [id("fast-retry"), id("slow-retry")]);
+    assert!(list_state(store, JobState::Processing).is_empty());
+}
+
+/// Listing `completed` or `dead` shows the most recently updated first.
+pub(crate) fn list_of_finished_states_is_most_recently_updated_first(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(
+        store,
+        ["b", "a", "c", "x", "y"]
+            .map(|name| shell(name, "true"))
+            .to_vec(),
+    );
+    let w = worker("w");
+    let claimed = claim(store, &w, 3);
+    for job in [&claimed[1], &claimed[2], &claimed[0]] {
+        h.advance(secs(1));
+        settle_one(store, &w, report(store, job, AttemptOutcome::Succeeded));
+    }
+    for name in ["y", "x"] {
+        h.advance(secs(1));
+        store.cancel(&id(name)).unwrap();
+    }
+
+    assert_eq!(
+        list_state(store, JobState::Completed),
+        [id("b"), id("c"), id("a")]
+    );
+    assert_eq!(list_state(store, JobState::Dead), [id("x"), id("y")]);
+}
+
+/// Listing every state gives the newest jobs first, whatever happened since.
+pub(crate) fn list_without_state_is_newest_first(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("z", "true"), shell("a", "true")]);
+    h.advance(secs(1));
+    enqueue(store, vec![shell("m", "true")]);
+    claim_one(store, &worker("w"), &id("z"));
+
+    assert_eq!(list(store, None, None, 10, 0), [id("m"), id("a"), id("z")]);
+}
+
+/// Pages of `limit` jobs from `offset` cover the list once, in order.
+pub(crate) fn list_pages_with_limit_and_offset(h: &dyn Harness) {
+    let store = h.store();
+    let specs = (1..=5)
+        .map(|n| shell(&format!("p{n}"), "true").with_priority(n))
+        .collect();
+    enqueue(store, specs);
+    let page = |offset| list(store, Some(JobState::Pending), None, 2, offset);
+
+    assert_eq!(page(0), [id("p5"), id("p4")]);
+    assert_eq!(page(2), [id("p3"), id("p2")]);
+    assert_eq!(page(4), [id("p1")]);
+    assert!(page(5).is_empty());
+    assert!(
+        list(store, None, None, 0, 0).is_empty(),
+        "a limit of 0 returns nothing"
+    );
+}
+
+/// The text filter matches a part of the id or of the command.
+pub(crate) fn list_text_matches_id_or_command(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(
+        store,
+        vec![
+            shell("alpha-1", "echo one"),
+            shell("beta-2", "echo alpha"),
+            shell("gamma-3", "true"),
+        ],
+    );
+    claim_one(store, &worker("w"), &id("alpha-1"));
+
+    assert_eq!(
+        list(store, None, Some("alpha"), 10, 0),
+        [id("beta-2"), id("alpha-1")]
+    );
+    assert_eq!(
+        list(store, Some(JobState::Pending), Some("alpha"), 10, 0),
+        [id("beta-2")]
+    );
+    assert_eq!(list(store, None, Some("ta-"), 10, 0), [id("beta-2")]);
+    assert!(list(store, None, Some("delta"), 10, 0).is_empty());
+    assert_eq!(
+        list(store, None, Some(""), 10, 0).len(),
+        3,
+        "empty text matches all"
+    );
+}
+
+/// The counts per state match the jobs after every kind of transition.
+pub(crate) fn counts_stay_exact_through_every_transition(h: &dyn Harness) {
+    let store = h.store();
+    let w = worker("w");
+    assert_counts(store, [0, 0, 0, 0, 0]);
+    enqueue(
+        store,
+        ["a", "b", "c", "d", "e", "f"]
+            .map(|name| shell(name, "true"))
+            .to_vec(),
+    );
+    assert_counts(store, [6, 0, 0, 0, 0]);
+
+    let claimed = claim(store, &w, 4);
+    assert_counts(store, [2, 4, 0, 0, 0]);
+    let never = AttemptOutcome::Failed {
+        error: "bad".into(),
+        retry: RetryDirective::Never,
+    };
+    let reports = [
+        report(store, &claimed[0], AttemptOutcome::Succeeded),
+        report(store, &claimed[1], AttemptOutcome::failed("boom")),
+        report(store, &claimed[2], never),
+    ];
+    store.settle(&w, &reports).unwrap();
+    assert_counts(store, [2, 1, 1, 1, 1]);
+    store.settle(&w, &reports).unwrap();
+    assert_counts(store, [2, 1, 1, 1, 1]);
+
+    store.cancel(&id("e")).unwrap();
+    assert_counts(store, [1, 1, 1, 1, 2]);
+    h.advance(LEASE + secs(1));
+    assert_eq!(store.rescue_expired().unwrap(), [id("d")]);
+    assert_counts(store, [1, 0, 1, 2, 2]);
+    store.revive(&id("c")).unwrap();
+    assert_counts(store, [2, 0, 1, 2, 1]);
+
+    assert_eq!(ids(&claim(store, &w, 10)), [id("f"), id("b"), id("c")]);
+    assert_counts(store, [0, 3, 1, 1, 1]);
+    store.release(&w, &[id("f")]).unwrap();
+    assert_counts(store, [1, 2, 1, 1, 1]);
+    assert!(store.cancel(&id("b")).is_err());
+    assert!(store.revive(&id("a")).is_err());
+    assert_counts(store, [1, 2, 1, 1, 1]);
+}
+
+/// Asserts the counts of pending, processing, completed, failed and dead jobs,
+/// and that they agree with listing each state.
+fn assert_counts(store: &dyn Store, [pending, processing, completed, failed, dead]: [u64; 5]) {
+    let expected = StateCounts {
+        pending,
+        processing,
+        completed,
+        failed,
+        dead,
+    };
+    let counts = store.counts().unwrap();
+    assert_eq!(counts, expected);
+    for state in JobState::ALL {
+        assert_eq!(
+            list_state(store, state).len() as u64,
+            counts.of(state),
+            "{state}"
+        );
+    }
+}
+
+fn list(
+    store: &dyn Store,
+    state: Option<JobState>,
+    text: Option<&str>,
+    limit: usize,
+    offset: usize,
+) -> Vec<JobId> {
+    let query = JobQuery {
+        state,
+        text: text.map(str::to_owned),
+        limit,
+        offset,
+    };
+    ids(&store.list(&query).unwrap())
+}

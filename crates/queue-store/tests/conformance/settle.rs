@@ -1,0 +1,209 @@
+//! Settling attempts: where a report leaves its job, and stale reports refused.
+
+use queue_core::{AttemptOutcome, JobState, RetryDirective};
+use queue_store::Settled;
+
+use super::{
+    Harness, claim, claim_for, claim_one, enqueue, id, job, plus, report, secs, settle_one, shell,
+    snapshot, worker,
+};
+
+/// A success completes the job and keeps its exit code and output.
+pub(crate) fn success_completes_and_keeps_the_output(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "echo hi")]);
+    let w = worker("w");
+    let claimed = claim_one(store, &w, &id("j"));
+    h.advance(secs(3));
+    let mut done = report(store, &claimed, AttemptOutcome::Succeeded);
+    done.exit_code = Some(0);
+    done.stdout = Some("hi\n".into());
+    done.stderr = Some("warning: none\n".into());
+
+    assert_eq!(
+        settle_one(store, &w, done),
+        Settled::Moved(JobState::Completed)
+    );
+
+    let stored = job(store, &id("j"));
+    assert_eq!(stored.state, JobState::Completed);
+    assert_eq!(stored.exit_code, Some(0));
+    assert_eq!(stored.stdout.as_deref(), Some("hi\n"));
+    assert_eq!(stored.stderr.as_deref(), Some("warning: none\n"));
+    assert_eq!(stored.started_at, claimed.started_at);
+    assert_eq!(stored.finished_at, Some(store.now()));
+    assert_eq!(stored.worker_id, None);
+    assert_eq!(stored.lease_expires_at, None);
+    assert_eq!(stored.attempts, 1);
+}
+
+/// Failures wait `2^attempt` seconds before the next try, and the failure
+/// after the last retry sends the job to `dead`.
+pub(crate) fn failure_backs_off_exponentially_then_dies(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "false").with_max_retries(2)]);
+    let w = worker("w");
+
+    for (attempt, wait) in [(1, 2), (2, 4)] {
+        let claimed = claim_one(store, &w, &id("j"));
+        assert_eq!(claimed.attempts, attempt);
+        let mut failed = report(store, &claimed, AttemptOutcome::failed("exit status 1"));
+        failed.exit_code = Some(1);
+        assert_eq!(
+            settle_one(store, &w, failed),
+            Settled::Moved(JobState::Failed)
+        );
+
+        let stored = job(store, &id("j"));
+        assert_eq!(stored.state, JobState::Failed);
+        assert_eq!(
+            stored.run_at,
+            store.now() + secs(wait),
+            "after attempt {attempt}"
+        );
+        assert_eq!(stored.exit_code, Some(1));
+        assert_eq!(stored.last_error.as_deref(), Some("exit status 1"));
+        h.advance(secs(wait - 1));
+        assert!(
+            claim(store, &w, 1).is_empty(),
+            "claimed before its backoff ended"
+        );
+        h.advance(secs(1));
+    }
+
+    let last = claim_one(store, &w, &id("j"));
+    assert_eq!(last.attempts, 3);
+    let failed = report(store, &last, AttemptOutcome::failed("still broken"));
+    assert_eq!(
+        settle_one(store, &w, failed),
+        Settled::Moved(JobState::Dead)
+    );
+    let stored = job(store, &id("j"));
+    assert_eq!(stored.state, JobState::Dead);
+    assert_eq!(stored.last_error.as_deref(), Some("still broken"));
+    h.advance(secs(3600));
+    assert!(claim(store, &w, 1).is_empty(), "a dead job was claimed");
+}
+
+/// A failure that must not be retried goes to `dead` with retries left.
+pub(crate) fn never_retry_goes_dead_at_once(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "true").with_max_retries(5)]);
+    let w = worker("w");
+    let claimed = claim_one(store, &w, &id("j"));
+    let outcome = AttemptOutcome::Failed {
+        error: "bad input".into(),
+        retry: RetryDirective::Never,
+    };
+
+    assert_eq!(
+        settle_one(store, &w, report(store, &claimed, outcome)),
+        Settled::Moved(JobState::Dead)
+    );
+
+    let stored = job(store, &id("j"));
+    assert_eq!(stored.state, JobState::Dead);
+    assert_eq!(stored.attempts, 1);
+    assert_eq!(stored.last_error.as_deref(), Some("bad input"));
+}
+
+/// A failure that names its own delay runs again after exactly that delay.
+pub(crate) fn retry_after_uses_the_given_delay(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "true")]);
+    let w = worker("w");
+    let claimed = claim_one(store, &w, &id("j"));
+    let outcome = AttemptOutcome::Failed {
+        error: "rate limited".into(),
+        retry: RetryDirective::After(secs(90)),
+    };
+
+    assert_eq!(
+        settle_one(store, &w, report(store, &claimed, outcome)),
+        Settled::Moved(JobState::Failed)
+    );
+
+    assert_eq!(job(store, &id("j")).run_at, plus(store.now(), 90));
+}
+
+/// Only the worker holding a job may settle it.
+pub(crate) fn report_from_another_worker_is_stale(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "true")]);
+    let claimed = claim_one(store, &worker("owner"), &id("j"));
+    let before = snapshot(store, &id("j"));
+    h.advance(secs(1));
+
+    let done = report(store, &claimed, AttemptOutcome::Succeeded);
+    assert_eq!(settle_one(store, &worker("intruder"), done), Settled::Stale);
+
+    assert_eq!(snapshot(store, &id("j")), before);
+}
+
+/// A report naming another attempt than the current one is refused.
+pub(crate) fn report_for_an_old_attempt_is_stale(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "true")]);
+    let w = worker("w");
+    let first = claim_one(store, &w, &id("j"));
+    settle_one(
+        store,
+        &w,
+        report(store, &first, AttemptOutcome::failed("boom")),
+    );
+    h.advance(secs(2));
+    let second = claim_one(store, &w, &id("j"));
+    let before = snapshot(store, &id("j"));
+
+    let late = report(store, &first, AttemptOutcome::Succeeded);
+    assert_eq!(settle_one(store, &w, late), Settled::Stale);
+    let mut ahead = report(store, &second, AttemptOutcome::Succeeded);
+    ahead.attempt += 1;
+    assert_eq!(settle_one(store, &w, ahead), Settled::Stale);
+
+    assert_eq!(snapshot(store, &id("j")), before);
+}
+
+/// Once a lapsed lease was rescued, the old holder's report changes nothing.
+pub(crate) fn report_after_rescue_is_stale(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "true")]);
+    let w = worker("w");
+    let claimed = claim_for(store, &w, 1, secs(10)).remove(0);
+    h.advance(secs(11));
+    assert_eq!(store.rescue_expired().unwrap(), [id("j")]);
+    let before = snapshot(store, &id("j"));
+
+    let late = report(store, &claimed, AttemptOutcome::Succeeded);
+    assert_eq!(settle_one(store, &w, late), Settled::Stale);
+
+    assert_eq!(snapshot(store, &id("j")), before);
+}
+
+/// A batch of reports gets one result per report, in the same order.
+pub(crate) fn results_follow_the_order_of_the_reports(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(
+        store,
+        vec![shell("a", "true"), shell("b", "true"), shell("c", "true")],
+    );
+    let w = worker("w");
+    let claimed = claim(store, &w, 3);
+    let mut stale = report(store, &claimed[1], AttemptOutcome::Succeeded);
+    stale.attempt = 9;
+    let reports = [
+        report(store, &claimed[0], AttemptOutcome::failed("boom")),
+        stale,
+        report(store, &claimed[2], AttemptOutcome::Succeeded),
+    ];
+
+    let results = store.settle(&w, &reports).unwrap();
+
+    let expected = [
+        Settled::Moved(JobState::Failed),
+        Settled::Stale,
+        Settled::Moved(JobState::Completed),
+    ];
+    assert_eq!(results, expected);
+    assert_eq!(job(store, &id("b")).state, JobState::Processing);
+}

@@ -1,0 +1,210 @@
+//! The store conformance suite run against `SqliteStore`, and the checks that
+//! only SQLite has: what opening a file does to files that are not ours.
+
+mod conformance;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use queue_core::{JobSpec, JobState};
+use queue_store::{ManualClock, SCHEMA_VERSION, SqliteStore, Store, StoreError};
+use rusqlite::Connection;
+use tempfile::TempDir;
+
+/// A fresh queue file in its own temporary directory, on a hand-moved clock.
+struct SqliteHarness {
+    // Declared first so that the store closes before its directory goes.
+    store: SqliteStore,
+    clock: Arc<ManualClock>,
+    path: PathBuf,
+    _dir: TempDir,
+}
+
+impl SqliteHarness {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let start = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        let store = SqliteStore::builder(&path)
+            .clock(clock.clone())
+            .open()
+            .unwrap();
+        Self {
+            store,
+            clock,
+            path,
+            _dir: dir,
+        }
+    }
+}
+
+impl conformance::Harness for SqliteHarness {
+    fn store(&self) -> &dyn Store {
+        &self.store
+    }
+
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    fn reopen(&self) -> Box<dyn Store> {
+        Box::new(
+            SqliteStore::builder(&self.path)
+                .clock(self.clock.clone())
+                .open()
+                .unwrap(),
+        )
+    }
+}
+
+conformance::conformance_tests!(SqliteHarness::new);
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+/// A directory is not a database file, and the error says to name a file in it.
+#[test]
+fn opening_a_directory_fails_with_open() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let err = SqliteStore::open(dir.path()).unwrap_err();
+
+    assert!(
+        matches!(&err, StoreError::Open { path, .. } if path == dir.path()),
+        "{err:?}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "created a file"
+    );
+}
+
+/// A path in a directory that does not exist is refused, not created.
+#[test]
+fn opening_in_a_missing_directory_fails_with_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing").join("queue.db");
+
+    let err = SqliteStore::open(&path).unwrap_err();
+
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(!dir.path().join("missing").exists());
+}
+
+/// A file that is not SQLite is refused as not a queue and left byte for byte.
+#[test]
+fn text_file_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "shopping list: milk, eggs, bread\n".repeat(40)).unwrap();
+    let before = read(&path);
+
+    let err = SqliteStore::open(&path).unwrap_err();
+
+    assert!(
+        matches!(&err, StoreError::NotAQueue { path: p, .. } if *p == path),
+        "{err:?}"
+    );
+    assert_eq!(read(&path), before);
+}
+
+/// A queue written by a newer queuectl is refused with both versions and not touched.
+#[test]
+fn newer_schema_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(conn);
+    let before = read(&path);
+
+    let err = SqliteStore::open(&path).unwrap_err();
+
+    assert!(
+        matches!(err, StoreError::TooNew { found, supported, .. }
+            if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{err:?}"
+    );
+    assert_eq!(read(&path), before);
+}
+
+/// Another application's SQLite database is refused and not touched.
+#[test]
+fn database_of_another_application_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contacts.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('ann');")
+        .unwrap();
+    drop(conn);
+    let before = read(&path);
+
+    let err = SqliteStore::open(&path).unwrap_err();
+
+    assert!(matches!(err, StoreError::NotAQueue { .. }), "{err:?}");
+    assert_eq!(read(&path), before);
+}
+
+/// Opening an existing queue, even while it is open, keeps its jobs and schema.
+#[test]
+fn opening_twice_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let first = SqliteStore::open(&path).unwrap();
+    let ids = first.enqueue(vec![JobSpec::shell("true")]).unwrap();
+
+    let second = SqliteStore::open(&path).unwrap();
+    drop(first);
+    let third = SqliteStore::open(&path).unwrap();
+
+    for store in [&second, &third] {
+        assert_eq!(
+            store.job(&ids[0]).unwrap().unwrap().state,
+            JobState::Pending
+        );
+        assert_eq!(store.counts().unwrap().pending, 1);
+    }
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+/// The file is left in write-ahead-log mode, so readers never block the writer.
+#[test]
+fn journal_mode_is_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    drop(SqliteStore::open(&path).unwrap());
+
+    let conn = Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+
+    assert_eq!(mode, "wal");
+}
+
+/// A setting written by a newer queuectl, under a key this one does not know,
+/// is skipped rather than failing every read of the settings.
+#[test]
+fn settings_of_unknown_keys_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO config (key, value) VALUES ('future-knob', 'on')",
+        [],
+    )
+    .unwrap();
+
+    assert_eq!(store.config().unwrap(), queue_core::QueueConfig::default());
+}
