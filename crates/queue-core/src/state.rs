@@ -2,13 +2,15 @@
 //! them, and the rule that settles an attempt.
 //!
 //! ```text
-//!   pending ──claim──> processing ──succeed─────────────────> completed
-//!      ^                  │ ├──fail, retries left (retry)───> failed ──claim──> processing
-//!      │                  │ └──fail, none left (bury)───────> dead
-//!      │                  └──release (shutdown) / rescue───> pending | failed | dead
-//!      ├──────────── revive (dead-letter retry) ──────────── dead
-//!      └─ cancel ─> dead
+//!   pending --claim--> processing --succeed----------------------> completed
+//!      ^                  |-------fail, retries left (retry)-----> failed --claim--> processing
+//!      |                  |-------fail, none left (bury)---------> dead
+//!      |                  '-------release (worker shutdown)------> pending
+//!      '--------------------------revive (dead-letter retry)------ dead
+//!   pending | failed --cancel--> dead
 //! ```
+//!
+//! A lapsed lease is settled like a failed attempt (retry or bury).
 //!
 //! `failed` means "failed, will retry": the job's `run_at` is when. Storage
 //! backends apply these moves as guarded writes; they never invent others.

@@ -148,13 +148,17 @@ period; a second one stops at once and gives running jobs back to the queue.")]
 #[derive(Debug, Args)]
 pub(crate) struct WorkerStartArgs {
     /// How many jobs run at once.
-    #[arg(long, short, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, short, default_value_t = 1, value_parser = worker_count())]
     pub(crate) count: u16,
 
     /// Seconds running jobs get to finish after a stop is asked for, before they
     /// are killed and given back to the queue.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub(crate) grace: u64,
+}
+
+fn worker_count() -> clap::builder::RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(1..=1024)
 }
 
 #[derive(Debug, Args)]

@@ -249,7 +249,8 @@ impl Coordinator {
             let claimed = match self.store.claim(&request) {
                 Ok(claimed) => claimed,
                 Err(err) => {
-                    tracing::error!(worker = %self.worker, error = %err, "claim failed; will retry");
+                    let worker = &self.worker;
+                    tracing::error!(worker = %worker, error = %err, "claim failed; will retry");
                     self.starved = true;
                     break;
                 }

@@ -8,10 +8,10 @@
 //! workers died, and runs the shutdown sequence.
 //!
 //! ```text
-//!            claim (≤ idle slots)                 jobs channel (bounded)
-//!   store <───────────────────── coordinator ─────────────────────────> executors × N
-//!         ──── settle (batched) ─>    ^   <────────── reports ────────────────┘
-//!                                     └── control: wake, shutdown, stop now
+//!          claim (<= idle slots)              jobs channel (bounded)
+//!   store <------------------- coordinator ------------------------> executors x N
+//!         --settle (batched)->    ^  ^  <-------- reports ----------------'
+//!                                 |  '-- control: wake, shutdown, stop now
 //! ```
 
 mod coordinator;
