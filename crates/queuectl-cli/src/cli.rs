@@ -264,6 +264,7 @@ pub(crate) struct ConfigSetArgs {
     /// The setting, such as max-retries.
     pub(crate) key: String,
     /// Its new value.
+    #[arg(allow_hyphen_values = true)]
     pub(crate) value: String,
 }
 

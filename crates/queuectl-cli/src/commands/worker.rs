@@ -66,7 +66,15 @@ pub(super) fn stop(db: Option<&Path>, args: &WorkerStopArgs) -> anyhow::Result<(
     ));
     // Workers answer at their next heartbeat (within a second) and exit once
     // their running jobs finish, so this waits as long as the longest job.
-    while !live(&store)?.is_empty() {
+    // A worker leaves the registry moments before its process ends, still
+    // closing the database, so the processes on this host are waited for too.
+    let host = this_host();
+    let local: Vec<u32> = live_before
+        .iter()
+        .filter(|worker| host.as_deref() == Some(worker.host.as_str()))
+        .map(|worker| worker.pid)
+        .collect();
+    while !live(&store)?.is_empty() || local.iter().any(|&pid| process_exists(pid)) {
         std::thread::sleep(Duration::from_millis(100));
     }
     render::print("all workers stopped")
@@ -77,9 +85,7 @@ pub(super) fn stop(db: Option<&Path>, args: &WorkerStopArgs) -> anyhow::Result<(
 pub(super) fn live(store: &SqliteStore) -> anyhow::Result<Vec<WorkerRecord>> {
     let lease = store.config()?.lease;
     let now = store.now();
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok());
+    let host = this_host();
     let workers = store.workers()?;
     Ok(workers
         .into_iter()
@@ -93,13 +99,36 @@ pub(super) fn live(store: &SqliteStore) -> anyhow::Result<Vec<WorkerRecord>> {
         .collect())
 }
 
+fn this_host() -> Option<String> {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+}
+
+/// Whether process `pid` is still running. One that has exited but that its
+/// parent has not yet reaped (a zombie) has finished, and counts as gone.
 fn process_exists(pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return false;
     };
     // Signal 0 checks for existence without sending anything.
-    !matches!(
+    let exists = !matches!(
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
         Err(nix::errno::Errno::ESRCH)
-    )
+    );
+    exists && !is_zombie(pid)
+}
+
+/// Whether `pid` is a zombie, as far as `/proc` tells (on Linux; elsewhere
+/// the answer is always no).
+fn is_zombie(pid: i32) -> bool {
+    // The state letter follows the command name, which is in parentheses and
+    // may itself contain ") ".
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let (_, rest) = stat.rsplit_once(") ")?;
+            Some(rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
 }

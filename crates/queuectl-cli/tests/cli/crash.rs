@@ -1,0 +1,76 @@
+//! A worker killed mid-job: the queue survives it and nothing is lost.
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::support::{Queue, text, wait_for};
+
+/// Stored jobs survive a worker killed with SIGKILL: a new worker runs the
+/// pending jobs, and the job that was running comes back once its lease
+/// expires and completes, its record showing the lost attempt.
+#[test]
+fn job_of_a_killed_worker_comes_back_after_its_lease_and_completes() {
+    let queue = Queue::new();
+    queue.set_config("lease", "2s");
+    // The retry after a lost attempt waits 1^1 = 1 s.
+    queue.set_config("backoff-base", "1");
+
+    // The first run records its shell's pid and hangs; a second run sees the
+    // record and finishes.
+    let marker = queue.path("interrupted.pid");
+    let command = format!(
+        "if [ -s '{m}' ]; then echo recovered; else echo $$ > '{m}'; sleep 60; fi",
+        m = marker.display()
+    );
+    queue.enqueue(&["--id", "early", "--priority", "20", "echo early"]);
+    queue.enqueue(&["--id", "interrupted", "--priority", "10", &command]);
+    queue.enqueue(&["--id", "waiting-1", "echo one"]);
+    queue.enqueue(&["--id", "waiting-2", "echo two"]);
+
+    let mut first = queue.start_worker(1);
+    let shell = wait_for("the job has started", Duration::from_secs(10), || {
+        let pid = std::fs::read_to_string(&marker).ok()?;
+        pid.trim().parse::<i32>().ok()
+    });
+    first.kill();
+    // The job's shell leads a process group of its own and outlives the
+    // worker; kill it too, as a reboot would.
+    let _ = killpg(Pid::from_raw(shell), Signal::SIGKILL);
+
+    assert!(
+        queue.workers().is_empty(),
+        "a killed worker is not listed as running"
+    );
+    let early = queue.job("early");
+    assert_eq!(early["state"], "completed");
+    assert_eq!(early["stdout"], "early\n");
+    assert_eq!(queue.state("interrupted"), "processing");
+    assert_eq!(queue.state("waiting-1"), "pending");
+    assert_eq!(queue.state("waiting-2"), "pending");
+
+    let mut second = queue.start_worker(2);
+    for id in ["waiting-1", "waiting-2"] {
+        queue.wait_for_state(id, "completed", Duration::from_secs(10));
+    }
+    let recovered = queue.wait_for_state("interrupted", "completed", Duration::from_secs(20));
+    queue.ok(&["worker", "stop"]);
+    assert!(second.wait_exit().success(), "{}", second.log());
+
+    assert_eq!(recovered["stdout"], "recovered\n");
+    assert_eq!(recovered["attempts"], 2);
+    let history = recovered["history"]
+        .as_array()
+        .expect("history is an array");
+    let results: Vec<&str> = history.iter().map(|a| text(&a["result"])).collect();
+    assert_eq!(results, ["lost", "succeeded"], "{recovered:#}");
+    assert!(
+        text(&history[0]["error"]).contains("lease expired"),
+        "{recovered:#}"
+    );
+    assert_eq!(history[0]["exit_code"], Value::Null);
+    assert_ne!(history[0]["worker_id"], history[1]["worker_id"]);
+    assert_eq!(queue.job("early"), early, "a finished job changed");
+}
