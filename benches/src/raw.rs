@@ -1,0 +1,88 @@
+//! The machine's limits: the store's claim and complete statements run
+//! straight on rusqlite, and bare `sh -c true` spawns.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+/// The claim statement of the SQLite store, without its kind filter.
+const CLAIM: &str = "UPDATE jobs SET state = 'processing', attempts = attempts + 1, \
+         worker_id = ?1, lease_expires_at = ?2 + 300000, started_at = ?2, finished_at = NULL, \
+         updated_at = ?2 \
+     WHERE seq IN (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
+         ORDER BY priority DESC, run_at, seq LIMIT ?3) \
+     RETURNING seq";
+
+/// The store's completion write, without the attempt record.
+const COMPLETE: &str = "UPDATE jobs SET state = 'completed', finished_at = ?2, exit_code = 0, \
+         worker_id = NULL, lease_expires_at = NULL, updated_at = ?2 \
+     WHERE seq = ?1 AND state = 'processing'";
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Claims and completes every due job of the queue at `path`, `batch` at a
+/// time, each claim and each batch of completions in its own immediate
+/// transaction, as a worker would. Returns the jobs done and the time taken.
+pub fn claim_complete_loop(path: &Path, batch: usize) -> (usize, Duration) {
+    let mut conn = Connection::open(path).expect("open the raw connection");
+    conn.busy_timeout(Duration::from_secs(5))
+        .expect("set the busy timeout");
+    conn.pragma_update(None, "synchronous", "normal")
+        .expect("set synchronous");
+    let batch = i64::try_from(batch).expect("a small batch");
+    let started = Instant::now();
+    let mut done = 0;
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .expect("begin");
+        let claimed: Vec<i64> = {
+            let mut claim = tx.prepare_cached(CLAIM).expect("prepare the claim");
+            let rows = claim
+                .query_map(params!["raw-worker", now_ms(), batch], |row| row.get(0))
+                .expect("claim");
+            rows.collect::<Result<_, _>>().expect("read the claim")
+        };
+        tx.commit().expect("commit the claim");
+        if claimed.is_empty() {
+            break;
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .expect("begin");
+        {
+            let mut complete = tx.prepare_cached(COMPLETE).expect("prepare the completion");
+            let now = now_ms();
+            for seq in &claimed {
+                complete.execute(params![seq, now]).expect("complete");
+            }
+        }
+        tx.commit().expect("commit the completions");
+        done += claimed.len();
+    }
+    (done, started.elapsed())
+}
+
+/// Spawns `sh -c true` `count` times spread over `threads` threads and waits
+/// for each. Returns the time taken.
+pub fn spawn_loop(count: usize, threads: usize) -> Duration {
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let share = count / threads + usize::from(thread < count % threads);
+            scope.spawn(move || {
+                for _ in 0..share {
+                    let status = std::process::Command::new("sh")
+                        .args(["-c", "true"])
+                        .status()
+                        .expect("spawn sh");
+                    assert!(status.success());
+                }
+            });
+        }
+    });
+    started.elapsed()
+}
