@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use queue_core::{
-    AttemptOutcome, AttemptReport, Job, JobId, JobState, NewJob, Settlement, Timestamp,
-    Transition, WorkerId, settle as settle_attempt,
+    AttemptOutcome, AttemptReport, Job, JobId, JobState, NewJob, Settlement, Timestamp, Transition,
+    WorkerId, settle as settle_attempt,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -59,7 +59,11 @@ fn is_unique_violation(err: &rusqlite::Error) -> bool {
     )
 }
 
-pub(super) fn claim(tx: &Transaction<'_>, request: &ClaimRequest<'_>, now: Timestamp) -> Result<Vec<Job>> {
+pub(super) fn claim(
+    tx: &Transaction<'_>,
+    request: &ClaimRequest<'_>,
+    now: Timestamp,
+) -> Result<Vec<Job>> {
     if request.limit == 0 {
         return Ok(Vec::new());
     }
@@ -94,7 +98,10 @@ pub(super) fn claim(tx: &Transaction<'_>, request: &ClaimRequest<'_>, now: Times
     }
     // RETURNING gives no order; hand the jobs out in claim order.
     claimed.sort_by(|(seq_a, a), (seq_b, b)| {
-        b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(seq_a.cmp(seq_b))
+        b.priority
+            .cmp(&a.priority)
+            .then(a.run_at.cmp(&b.run_at))
+            .then(seq_a.cmp(seq_b))
     });
     Ok(claimed.into_iter().map(|(_, job)| job).collect())
 }
@@ -113,9 +120,10 @@ pub(super) fn settle(
     let mut results = Vec::with_capacity(reports.len());
     for report in reports {
         let found: Option<(i64, u32)> = held
-            .query_row(params![report.job_id.as_str(), worker.as_str(), report.attempt], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                params![report.job_id.as_str(), worker.as_str(), report.attempt],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let Some((seq, max_retries)) = found else {
             tracing::warn!(
@@ -233,7 +241,9 @@ pub(super) fn renew_leases(
          WHERE state = 'processing' AND worker_id = ?1 RETURNING id",
     )?;
     let ids = statement
-        .query_map(params![worker.as_str(), until], |row| row.get::<_, String>(0))?
+        .query_map(params![worker.as_str(), until], |row| {
+            row.get::<_, String>(0)
+        })?
         .map(|id| JobId::new(id?).map_err(|err| StoreError::Corrupt(err.to_string())))
         .collect::<Result<Vec<_>>>()?;
     Ok(ids)
@@ -258,7 +268,9 @@ pub(super) fn release(
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
-        let Some((seq, attempt, started_ms)) = row else { continue };
+        let Some((seq, attempt, started_ms)) = row else {
+            continue;
+        };
         let attempt = AttemptRow {
             seq,
             attempt,
@@ -310,7 +322,10 @@ pub(super) fn rescue_expired(tx: &Transaction<'_>, now: Timestamp) -> Result<Vec
         };
         write_ended(tx, &ended, now)?;
         let worker = WorkerId::from_stored(worker.unwrap_or_default());
-        let started_at = started_ms.map(super::rows::from_millis).transpose()?.unwrap_or(now);
+        let started_at = started_ms
+            .map(super::rows::from_millis)
+            .transpose()?
+            .unwrap_or(now);
         let attempt = AttemptRow {
             seq,
             attempt: attempts,
@@ -362,5 +377,9 @@ fn existing(tx: &Transaction<'_>, id: &JobId) -> Result<Job> {
 }
 
 fn check_transition(id: &JobId, from: JobState, transition: Transition) -> Result<JobState> {
-    from.apply(transition).map_err(|source| StoreError::WrongState { id: id.clone(), source })
+    from.apply(transition)
+        .map_err(|source| StoreError::WrongState {
+            id: id.clone(),
+            source,
+        })
 }

@@ -72,13 +72,21 @@ impl SqliteStoreBuilder {
     /// database from a newer queuectl are refused without being changed.
     pub fn open(self) -> Result<SqliteStore> {
         let path = self.path;
-        let open_error = |reason: String| StoreError::Open { path: path.clone(), reason };
+        let open_error = |reason: String| StoreError::Open {
+            path: path.clone(),
+            reason,
+        };
         if path.is_dir() {
-            return Err(open_error("it is a directory; name a file inside it".into()));
+            return Err(open_error(
+                "it is a directory; name a file inside it".into(),
+            ));
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
-                return Err(open_error(format!("directory {} does not exist", parent.display())));
+                return Err(open_error(format!(
+                    "directory {} does not exist",
+                    parent.display()
+                )));
             }
         }
 
@@ -97,7 +105,11 @@ impl SqliteStoreBuilder {
             .min_idle(Some(0))
             .build(manager)
             .map_err(|err| open_error(err.to_string()))?;
-        Ok(SqliteStore { pool, path, clock: self.clock })
+        Ok(SqliteStore {
+            pool,
+            path,
+            clock: self.clock,
+        })
     }
 }
 
@@ -130,7 +142,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,7 +206,9 @@ impl SqliteStore {
 }
 
 fn is_busy(err: &StoreError) -> bool {
-    let StoreError::Backend(source) = err else { return false };
+    let StoreError::Backend(source) = err else {
+        return false;
+    };
     source.downcast_ref::<rusqlite::Error>().is_some_and(|err| {
         matches!(
             err.sqlite_error_code(),

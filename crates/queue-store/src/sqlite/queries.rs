@@ -65,7 +65,9 @@ pub(super) fn counts(conn: &Connection) -> Result<StateCounts> {
     let mut counts = StateCounts::default();
     while let Some(row) = rows.next()? {
         let state: String = row.get(0)?;
-        let state: JobState = state.parse().map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+        let state: JobState = state
+            .parse()
+            .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
         let n: i64 = row.get(1)?;
         *counts.of_mut(state) = u64::try_from(n).unwrap_or(0);
     }

@@ -16,7 +16,9 @@ pub(super) fn config(conn: &Connection) -> Result<QueueConfig> {
         let key: String = row.get(0)?;
         let value: String = row.get(1)?;
         // Keys this build does not know belong to a newer version; skip them.
-        let Ok(key) = key.parse::<ConfigKey>() else { continue };
+        let Ok(key) = key.parse::<ConfigKey>() else {
+            continue;
+        };
         config
             .set(key, &value)
             .map_err(|err| StoreError::Corrupt(format!("stored setting: {err}")))?;
@@ -64,15 +66,20 @@ pub(super) fn heartbeat(
             "UPDATE workers SET heartbeat_at = ?2, running = ?3 WHERE id = ?1 \
              RETURNING stop_requested",
         )?
-        .query_row(params![worker.as_str(), to_millis(now), running], |row| row.get(0))
+        .query_row(params![worker.as_str(), to_millis(now), running], |row| {
+            row.get(0)
+        })
         .optional()?;
     // A worker missing from the registry was removed by an operator tidying
     // up; it is not asked to stop by that.
-    Ok(WorkerSignal { stop_requested: stop.unwrap_or(false) })
+    Ok(WorkerSignal {
+        stop_requested: stop.unwrap_or(false),
+    })
 }
 
 pub(super) fn unregister(tx: &Transaction<'_>, worker: &WorkerId) -> Result<()> {
-    tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?.execute([worker.as_str()])?;
+    tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?
+        .execute([worker.as_str()])?;
     Ok(())
 }
 
@@ -90,5 +97,7 @@ pub(super) fn workers(conn: &Connection) -> Result<Vec<WorkerRecord>> {
 }
 
 pub(super) fn request_stop(tx: &Transaction<'_>) -> Result<usize> {
-    Ok(tx.prepare_cached("UPDATE workers SET stop_requested = 1")?.execute([])?)
+    Ok(tx
+        .prepare_cached("UPDATE workers SET stop_requested = 1")?
+        .execute([])?)
 }

@@ -40,7 +40,9 @@ pub(crate) fn job_from_row(row: &Row<'_>, first: usize) -> Result<Job, StoreErro
         .transpose()
         .map_err(|err| StoreError::Corrupt(format!("job {id}: payload: {err}")))?;
     let state: String = row.get(col(4))?;
-    let state: JobState = state.parse().map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+    let state: JobState = state
+        .parse()
+        .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
     Ok(Job {
         kind: row.get(col(1))?,
         command: row.get(col(2))?,
@@ -59,7 +61,9 @@ pub(crate) fn job_from_row(row: &Row<'_>, first: usize) -> Result<Job, StoreErro
         last_error: row.get(col(15))?,
         stdout: row.get(col(16))?,
         stderr: row.get(col(17))?,
-        worker_id: row.get::<_, Option<String>>(col(18))?.map(WorkerId::from_stored),
+        worker_id: row
+            .get::<_, Option<String>>(col(18))?
+            .map(WorkerId::from_stored),
         lease_expires_at: opt_time(row.get(col(19))?)?,
         id,
     })

@@ -165,6 +165,9 @@ fn read_header(conn: &Connection, path: &Path) -> Result<(i64, i64, i64)> {
             path: path.to_owned(),
             reason: "the file is not an SQLite database".into(),
         },
-        _ => StoreError::Open { path: path.to_owned(), reason: err.to_string() },
+        _ => StoreError::Open {
+            path: path.to_owned(),
+            reason: err.to_string(),
+        },
     })
 }
