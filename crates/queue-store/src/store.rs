@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use queue_core::{
-    AttemptRecord, AttemptReport, Job, JobId, JobSpec, JobState, QueueConfig, StateCounts,
-    Timestamp, WorkerId,
+    AttemptRecord, AttemptReport, Job, JobId, JobSpec, JobState, QueueConfig, Settlement,
+    StateCounts, Timestamp, WorkerId,
 };
 use serde::Serialize;
 
@@ -107,8 +107,9 @@ pub struct ClaimRequest<'a> {
 /// What [`Store::settle`] did with one report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settled {
-    /// The job moved to this state.
-    Moved(JobState),
+    /// The job moved as the settlement says: its new state and, for a retry,
+    /// when it runs again.
+    Moved(Settlement),
     /// The worker no longer held the job; nothing changed.
     Stale,
 }
