@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use queue_core::{
-    AttemptRecord, AttemptReport, ConfigKey, Job, JobDefaults, JobId, JobSpec, NewJob,
-    QueueConfig, StateCounts, Synchronous, Timestamp, WorkerId,
+    AttemptRecord, AttemptReport, ConfigKey, Job, JobDefaults, JobId, JobSpec, NewJob, QueueConfig,
+    StateCounts, Synchronous, Timestamp, WorkerId,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -258,7 +258,8 @@ fn resolve_all(specs: Vec<JobSpec>, defaults: &JobDefaults, now: Timestamp) -> R
         .into_iter()
         .enumerate()
         .map(|(index, spec)| {
-            spec.resolve(defaults, now).map_err(|source| StoreError::InvalidSpec { index, source })
+            spec.resolve(defaults, now)
+                .map_err(|source| StoreError::InvalidSpec { index, source })
         })
         .collect()
 }

@@ -216,7 +216,11 @@ pub(crate) fn check_current(conn: &Connection) -> Result<()> {
         });
     }
     if version > SCHEMA_VERSION {
-        return Err(StoreError::TooNew { path, found: version, supported: SCHEMA_VERSION });
+        return Err(StoreError::TooNew {
+            path,
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
     }
     if version < SCHEMA_VERSION {
         return Err(StoreError::Open {

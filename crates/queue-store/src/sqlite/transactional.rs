@@ -109,7 +109,10 @@ mod tests {
         let tx = conn.transaction().unwrap();
         enqueue_in(&tx, vec![spec("first")]).unwrap();
         let err = enqueue_in(&tx, vec![spec("second"), spec("first")]).unwrap_err();
-        assert!(matches!(err, StoreError::Duplicate(ref id) if id.as_str() == "first"), "{err}");
+        assert!(
+            matches!(err, StoreError::Duplicate(ref id) if id.as_str() == "first"),
+            "{err}"
+        );
         tx.commit().unwrap();
 
         assert!(store.job(&JobId::new("first").unwrap()).unwrap().is_some());
@@ -120,12 +123,16 @@ mod tests {
     fn a_database_without_queue_tables_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("app.db")).unwrap();
-        conn.execute_batch("CREATE TABLE orders (id INTEGER PRIMARY KEY)").unwrap();
+        conn.execute_batch("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+            .unwrap();
 
         let tx = conn.transaction().unwrap();
         let err = enqueue_in(&tx, vec![spec("a")]).unwrap_err();
         assert!(matches!(err, StoreError::NotAQueue { .. }), "{err}");
-        assert!(err.to_string().contains("open it once with SqliteStore"), "{err}");
+        assert!(
+            err.to_string().contains("open it once with SqliteStore"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -138,12 +145,19 @@ mod tests {
             .unwrap();
 
         let refused = SqliteStore::open(&path).unwrap_err();
-        assert!(refused.to_string().contains("open it as a shared file"), "{refused}");
+        assert!(
+            refused.to_string().contains("open it as a shared file"),
+            "{refused}"
+        );
 
-        let store = SqliteStore::builder(&path).allow_application_tables(true).open().unwrap();
+        let store = SqliteStore::builder(&path)
+            .allow_application_tables(true)
+            .open()
+            .unwrap();
         let mut conn = Connection::open(&path).unwrap();
         let tx = conn.transaction().unwrap();
-        tx.execute("INSERT INTO orders (id) VALUES (1)", []).unwrap();
+        tx.execute("INSERT INTO orders (id) VALUES (1)", [])
+            .unwrap();
         let ids = enqueue_in(&tx, vec![spec("ship-1")]).unwrap();
         tx.commit().unwrap();
         assert!(store.job(&ids[0]).unwrap().is_some());
@@ -161,7 +175,13 @@ mod tests {
             .execute_batch("CREATE TABLE jobs (id INTEGER PRIMARY KEY)")
             .unwrap();
 
-        let err = SqliteStore::builder(&path).allow_application_tables(true).open().unwrap_err();
-        assert!(err.to_string().contains("already has a table named jobs"), "{err}");
+        let err = SqliteStore::builder(&path)
+            .allow_application_tables(true)
+            .open()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("already has a table named jobs"),
+            "{err}"
+        );
     }
 }

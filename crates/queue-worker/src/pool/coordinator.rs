@@ -212,9 +212,11 @@ impl Coordinator {
                 for (report, result) in self.unsettled.drain(..).zip(results) {
                     log_settled(&report, result);
                     match result {
-                        Settled::Moved(JobState::Completed) => self.summary.completed += 1,
-                        Settled::Moved(JobState::Dead) => self.summary.dead += 1,
-                        Settled::Moved(_) => self.summary.failed += 1,
+                        Settled::Moved(moved) => match moved.state {
+                            JobState::Completed => self.summary.completed += 1,
+                            JobState::Dead => self.summary.dead += 1,
+                            _ => self.summary.failed += 1,
+                        },
                         Settled::Stale => self.summary.stale += 1,
                     }
                 }
@@ -438,18 +440,18 @@ impl Coordinator {
 fn log_settled(report: &AttemptReport, result: Settled) {
     let millis = (report.finished_at - report.started_at).num_milliseconds();
     match (result, report.outcome.error()) {
-        (Settled::Moved(state), None) => tracing::debug!(
+        (Settled::Moved(moved), None) => tracing::debug!(
             job_id = %report.job_id,
             attempt = report.attempt,
             duration_ms = millis,
-            state = %state,
+            state = %moved.state,
             "job finished"
         ),
-        (Settled::Moved(state), Some(error)) => tracing::warn!(
+        (Settled::Moved(moved), Some(error)) => tracing::warn!(
             job_id = %report.job_id,
             attempt = report.attempt,
             duration_ms = millis,
-            state = %state,
+            state = %moved.state,
             error,
             "job failed"
         ),
