@@ -38,8 +38,9 @@ pub struct AttemptRef {
 /// A pool delivers the events about its attempts in the order they happened,
 /// on one thread of its own, to the hooks given to
 /// [`PoolBuilder::on_event`](crate::PoolBuilder::on_event). Every attempt
-/// starts with [`Started`](JobEvent::Started) and ends with exactly one of
-/// the other events.
+/// starts with [`Started`](JobEvent::Started) and ends with one of the other
+/// events, except when the pool could not record its end at all (the store
+/// failed while the pool was stopping); the lease then brings the job back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JobEvent {
