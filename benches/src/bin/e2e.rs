@@ -12,7 +12,10 @@
 //! with its ratio to the matching ceiling. `E2E_SCALE=0.1` shrinks every job
 //! count for a quick look.
 
-#![expect(clippy::print_stdout, reason = "a benchmark's report is its standard output")]
+#![expect(
+    clippy::print_stdout,
+    reason = "a benchmark's report is its standard output"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -40,6 +40,9 @@ pub enum SpecError {
         /// The largest accepted value.
         max: i64,
     },
+    /// A payload that cannot be represented as JSON.
+    #[error("payload cannot be stored as JSON: {0}")]
+    Payload(String),
     /// A time that is not RFC 3339.
     #[error("run_at {0:?} is not an RFC 3339 time such as 2026-12-24T10:00:00Z")]
     BadTime(String),

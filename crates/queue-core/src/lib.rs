@@ -24,6 +24,8 @@
 //! assert_eq!(settlement.run_at, Some(now + chrono::Duration::seconds(2)));
 //! ```
 
+#![deny(missing_docs)]
+
 mod backoff;
 mod config;
 mod error;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{JobId, SHELL_KIND, SpecError, Timestamp};
 
@@ -52,6 +52,33 @@ impl JobSpec {
     /// A job of `kind` with the given payload, for an in-process handler.
     pub fn new(kind: impl Into<String>, payload: serde_json::Value) -> Self {
         Self::empty(kind.into(), None, Some(payload))
+    }
+
+    /// A job of `kind` whose payload is `payload` serialized to JSON, for a
+    /// handler that decodes it back into the same type.
+    ///
+    /// Fails only when `payload` cannot be represented in JSON, such as a map
+    /// with keys that are not strings.
+    ///
+    /// ```
+    /// use queue_core::JobSpec;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Email<'a> {
+    ///     to: &'a str,
+    /// }
+    ///
+    /// let spec = JobSpec::typed("email", &Email { to: "ada@example.com" })?.with_priority(5);
+    /// assert_eq!(spec.payload, Some(serde_json::json!({"to": "ada@example.com"})));
+    /// # Ok::<(), queue_core::SpecError>(())
+    /// ```
+    pub fn typed<P>(kind: impl Into<String>, payload: &P) -> Result<Self, SpecError>
+    where
+        P: Serialize + ?Sized,
+    {
+        let value =
+            serde_json::to_value(payload).map_err(|err| SpecError::Payload(err.to_string()))?;
+        Ok(Self::new(kind, value))
     }
 
     fn empty(kind: String, command: Option<String>, payload: Option<serde_json::Value>) -> Self {
@@ -410,5 +437,21 @@ mod tests {
         let spec = JobSpec::from_json(r#"{"kind":"email","payload":{"to":"a@b"}}"#).unwrap();
         assert_eq!(spec.kind, "email");
         assert_eq!(spec.payload, Some(serde_json::json!({"to": "a@b"})));
+    }
+
+    #[test]
+    fn typed_payloads_serialize_or_say_why_not() {
+        let spec = JobSpec::typed("resize", &(640, 480)).unwrap();
+        assert_eq!(spec.kind, "resize");
+        assert_eq!(spec.payload, Some(serde_json::json!([640, 480])));
+
+        let unkeyable = std::collections::HashMap::from([((1, 2), "tuple keys")]);
+        let err = JobSpec::typed("resize", &unkeyable).unwrap_err();
+        assert!(matches!(err, SpecError::Payload(_)), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("payload cannot be stored as JSON"),
+            "{err}"
+        );
     }
 }

@@ -140,7 +140,7 @@ impl fmt::Display for Transition {
 }
 
 /// Where an attempt leaves its job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settlement {
     /// The transition out of `processing`.
     pub transition: Transition,

@@ -9,6 +9,11 @@
 //! This crate writes all of the queue's SQL. It does not run jobs and knows
 //! nothing of the command line; the rules it applies come from `queue_core`.
 //!
+//! An application that keeps its own data in SQLite can enqueue inside its
+//! own transactions with [`sqlite::enqueue_in`], so that a job is stored if
+//! and only if the application's change commits. [`rusqlite`] is re-exported
+//! for that, so the application and this crate agree on its version.
+//!
 //! ```
 //! use std::time::Duration;
 //! use queue_core::{JobSpec, JobState, WorkerId};
@@ -31,12 +36,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod clock;
 mod error;
-mod sqlite;
+pub mod sqlite;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BackendError, Result, StoreError};
+/// The SQLite bindings this crate is built on, for [`sqlite::enqueue_in`]:
+/// an application that uses this re-export shares the crate's version of
+/// `rusqlite` and so can pass its own transactions in.
+pub use rusqlite;
 pub use sqlite::{SCHEMA_VERSION, SqliteStore, SqliteStoreBuilder};
 pub use store::{ClaimRequest, JobQuery, Settled, Store, WorkerRecord, WorkerSignal};

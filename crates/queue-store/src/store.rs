@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use queue_core::{
-    AttemptRecord, AttemptReport, Job, JobId, JobSpec, JobState, QueueConfig, StateCounts,
-    Timestamp, WorkerId,
+    AttemptRecord, AttemptReport, Job, JobId, JobSpec, JobState, QueueConfig, Settlement,
+    StateCounts, Timestamp, WorkerId,
 };
 use serde::Serialize;
 
@@ -107,10 +107,21 @@ pub struct ClaimRequest<'a> {
 /// What [`Store::settle`] did with one report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settled {
-    /// The job moved to this state.
-    Moved(JobState),
+    /// The job moved as the settlement says: its new state and, for a retry,
+    /// when it runs again.
+    Moved(Settlement),
     /// The worker no longer held the job; nothing changed.
     Stale,
+}
+
+impl Settled {
+    /// The state the job moved to, or `None` for a stale report.
+    pub fn state(&self) -> Option<JobState> {
+        match self {
+            Settled::Moved(settlement) => Some(settlement.state),
+            Settled::Stale => None,
+        }
+    }
 }
 
 /// Which jobs [`Store::list`] returns.

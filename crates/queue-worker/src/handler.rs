@@ -5,6 +5,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use queue_core::{AttemptOutcome, Job, JobId};
+use serde::de::DeserializeOwned;
+
+use crate::JobError;
 
 /// Runs jobs of one kind.
 ///
@@ -88,6 +91,51 @@ impl JobContext {
         &self.job.id
     }
 
+    /// The job's kind, which chose this handler.
+    pub fn kind(&self) -> &str {
+        &self.job.kind
+    }
+
+    /// The job's payload decoded as a `P`; a job without one decodes as
+    /// JSON `null`.
+    ///
+    /// A payload that does not match is a permanent [`JobError`]: retrying
+    /// would decode the same bytes again. Handlers registered with
+    /// [`PoolBuilder::typed`](crate::PoolBuilder::typed) get the payload
+    /// decoded already; this is for handlers that implement [`Handler`].
+    ///
+    /// ```
+    /// use queue_worker::{Execution, JobContext, JobError};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Greeting {
+    ///     name: String,
+    /// }
+    ///
+    /// fn greet(ctx: &JobContext) -> Execution {
+    ///     let run = || -> Result<(), JobError> {
+    ///         let greeting: Greeting = ctx.payload()?;
+    ///         tracing::info!(name = %greeting.name, "hello");
+    ///         Ok(())
+    ///     };
+    ///     run().into()
+    /// }
+    /// ```
+    pub fn payload<P: DeserializeOwned>(&self) -> Result<P, JobError> {
+        let value = self
+            .job
+            .payload
+            .as_ref()
+            .unwrap_or(&serde_json::Value::Null);
+        P::deserialize(value).map_err(|err| {
+            JobError::permanent(format!(
+                "payload of {:?} job does not match {}: {err}",
+                self.job.kind,
+                std::any::type_name::<P>()
+            ))
+        })
+    }
+
     /// This attempt's number, from 1.
     pub fn attempt(&self) -> u32 {
         self.job.attempts
@@ -98,7 +146,14 @@ impl JobContext {
         (self.job.timeout_secs > 0).then(|| Duration::from_secs(self.job.timeout_secs))
     }
 
-    /// The signal that fires on a forced shutdown or when the lease is lost.
+    /// The signal that asks this attempt to stop early.
+    ///
+    /// It fires when the pool shuts down and the job is still running once
+    /// the shutdown grace is over (at once for
+    /// [`PoolHandle::stop_now`](crate::PoolHandle::stop_now)); the attempt is
+    /// then given back to the queue uncharged, whatever the handler returns.
+    /// It also fires when the pool lost the job's lease, so another worker
+    /// may be running the job already; the attempt's result is then dropped.
     pub fn cancel(&self) -> &CancelToken {
         &self.cancel
     }

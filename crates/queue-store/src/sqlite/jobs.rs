@@ -165,7 +165,7 @@ pub(super) fn settle(
             error: report.outcome.error(),
         };
         record_attempt(tx, &attempt)?;
-        results.push(Settled::Moved(settlement.state));
+        results.push(Settled::Moved(settlement));
     }
     Ok(results)
 }

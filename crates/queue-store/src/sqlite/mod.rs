@@ -6,20 +6,24 @@
 //! Waiting for the lock is left to SQLite's busy timeout; when even that runs
 //! out under heavy load, the whole transaction is retried with backoff here,
 //! so "database is locked" does not reach users.
+//!
+//! [`SqliteStore`] is the queue's own view of the file; [`enqueue_in`] lets an
+//! application store jobs inside a transaction on a connection of its own.
 
 mod jobs;
 mod queries;
 mod registry;
 mod rows;
 mod schema;
+mod transactional;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use queue_core::{
-    AttemptRecord, AttemptReport, ConfigKey, Job, JobId, JobSpec, QueueConfig, StateCounts,
-    Synchronous, Timestamp, WorkerId,
+    AttemptRecord, AttemptReport, ConfigKey, Job, JobDefaults, JobId, JobSpec, NewJob, QueueConfig,
+    StateCounts, Synchronous, Timestamp, WorkerId,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -30,23 +34,49 @@ use crate::{
 };
 
 pub use schema::SCHEMA_VERSION;
+pub use transactional::enqueue_in;
 
 /// How long one statement waits for SQLite's write lock before it gives up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many times a write that still found the database busy is tried again.
 const BUSY_RETRIES: u32 = 8;
 
-/// Settings for opening a [`SqliteStore`].
+/// Settings for opening a [`SqliteStore`], from [`SqliteStore::builder`].
+///
+/// ```
+/// use queue_core::Synchronous;
+/// use queue_store::SqliteStore;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = SqliteStore::builder(dir.path().join("queue.db"))
+///     .pool_size(4)
+///     .synchronous(Synchronous::Full)
+///     .open()?;
+/// assert!(store.path().ends_with("queue.db"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct SqliteStoreBuilder {
     path: PathBuf,
     pool_size: u32,
     synchronous: Synchronous,
     clock: Arc<dyn Clock>,
+    application_tables: bool,
+}
+
+impl std::fmt::Debug for SqliteStoreBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStoreBuilder")
+            .field("path", &self.path)
+            .field("pool_size", &self.pool_size)
+            .field("synchronous", &self.synchronous)
+            .field("application_tables", &self.application_tables)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqliteStoreBuilder {
-    /// The most connections open at once. Default 8.
+    /// The most connections open at once. Default 8; at least 1.
     pub fn pool_size(mut self, size: u32) -> Self {
         self.pool_size = size.max(1);
         self
@@ -63,6 +93,22 @@ impl SqliteStoreBuilder {
     /// The clock that decides due times and leases. Default the system clock.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Whether the file may be an application's own database, holding its
+    /// tables beside the queue's, so that the application can enqueue in its
+    /// own transactions with [`enqueue_in`]. Default `false`: a file that
+    /// already has tables and is not marked as a queue is refused, so that a
+    /// mistyped path never gets queue tables added to it.
+    ///
+    /// When set, the queue's tables (`jobs`, `attempts`, `state_counts`,
+    /// `config` and `workers`) are created beside the application's, which
+    /// must not use those names, and the file is marked as a queue through
+    /// `PRAGMA application_id`; a file marked by another application is
+    /// still refused.
+    pub fn allow_application_tables(mut self, allow: bool) -> Self {
+        self.application_tables = allow;
         self
     }
 
@@ -94,7 +140,7 @@ impl SqliteStoreBuilder {
         // Setting `synchronous` is the first statement that reads the file, so
         // a file that is not SQLite at all is noticed here.
         configure(&conn, self.synchronous).map_err(|err| schema::open_failure(err, &path))?;
-        schema::prepare(&mut conn, &path)?;
+        schema::prepare(&mut conn, &path, self.application_tables)?;
         drop(conn);
 
         let synchronous = self.synchronous;
@@ -158,6 +204,7 @@ impl SqliteStore {
             pool_size: 8,
             synchronous: Synchronous::default(),
             clock: Arc::new(SystemClock),
+            application_tables: false,
         }
     }
 
@@ -207,6 +254,18 @@ impl SqliteStore {
     }
 }
 
+/// Checks and completes a batch; the first bad spec refuses it whole.
+fn resolve_all(specs: Vec<JobSpec>, defaults: &JobDefaults, now: Timestamp) -> Result<Vec<NewJob>> {
+    specs
+        .into_iter()
+        .enumerate()
+        .map(|(index, spec)| {
+            spec.resolve(defaults, now)
+                .map_err(|source| StoreError::InvalidSpec { index, source })
+        })
+        .collect()
+}
+
 fn is_busy(err: &StoreError) -> bool {
     let StoreError::Backend(source) = err else {
         return false;
@@ -223,16 +282,8 @@ impl Store for SqliteStore {
     fn enqueue(&self, specs: Vec<JobSpec>) -> Result<Vec<JobId>> {
         // Specs are checked and completed before the write lock is taken, so a
         // bad batch never holds up other writers.
-        let now = self.clock.now();
         let defaults = self.config()?.job_defaults();
-        let jobs = specs
-            .into_iter()
-            .enumerate()
-            .map(|(index, spec)| {
-                spec.resolve(&defaults, now)
-                    .map_err(|source| StoreError::InvalidSpec { index, source })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let jobs = resolve_all(specs, &defaults, self.clock.now())?;
         self.write(|tx| jobs::insert(tx, &jobs))
     }
 

@@ -1,12 +1,13 @@
 //! The SQLite schema and its migrations, keyed by `PRAGMA user_version`.
 //!
 //! A database is recognised by its `application_id`; one with another id
-//! and tables of its own is not ours and is left alone. Migrations run in one
+//! and tables of its own is not ours and is left alone, unless the opener
+//! said the file is shared with an application. Migrations run in one
 //! immediate transaction, so concurrent first openers cannot both apply them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::{Result, StoreError};
 
@@ -99,18 +100,39 @@ CREATE TABLE workers (
 ) WITHOUT ROWID;
 "#];
 
+/// The tables the migrations create; a shared file must not have them yet.
+const QUEUE_TABLES: [&str; 5] = ["jobs", "attempts", "state_counts", "config", "workers"];
+
 /// The schema version this build writes and the newest it opens.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Checks that `conn` is a queuectl database this build can use, then brings
 /// its schema up to date. Nothing is written to a database that is refused.
-pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
+///
+/// With `shared`, an unmarked file that already holds tables (an
+/// application's own database) is accepted and gets the queue's tables
+/// beside its own, as long as none of their names is taken.
+pub(crate) fn prepare(conn: &mut Connection, path: &Path, shared: bool) -> Result<()> {
     let (app_id, version, tables) = read_header(conn, path)?;
-    if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
+    let unmarked_with_tables = app_id == 0 && tables > 0;
+    if app_id != APPLICATION_ID && (app_id != 0 || (tables > 0 && !shared)) {
+        let hint = if unmarked_with_tables {
+            "; to keep the queue in an application's own database, open it as a shared file"
+        } else {
+            ""
+        };
         return Err(StoreError::NotAQueue {
             path: path.to_owned(),
-            reason: "it is an SQLite database of another application".into(),
+            reason: format!("it is an SQLite database of another application{hint}"),
         });
+    }
+    if unmarked_with_tables {
+        if let Some(taken) = taken_table_name(conn)? {
+            return Err(StoreError::NotAQueue {
+                path: path.to_owned(),
+                reason: format!("it already has a table named {taken} that is not the queue's"),
+            });
+        }
     }
     if version > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
@@ -175,4 +197,44 @@ pub(crate) fn open_failure(err: rusqlite::Error, path: &Path) -> StoreError {
             reason: err.to_string(),
         },
     }
+}
+
+/// The first of the queue's table names that an unmarked file already uses.
+fn taken_table_name(conn: &Connection) -> Result<Option<String>> {
+    let mut statement = conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') \
+         AND name IN (SELECT value FROM json_each(?1)) ORDER BY name LIMIT 1",
+    )?;
+    let names = serde_json::to_string(&QUEUE_TABLES).unwrap_or_else(|_| "[]".into());
+    Ok(statement.query_row([names], |row| row.get(0)).optional()?)
+}
+
+/// Checks, on a connection the queue did not open, that its database holds
+/// the queue's tables at the schema version this build writes. Reads only.
+pub(crate) fn check_current(conn: &Connection) -> Result<()> {
+    let path = PathBuf::from(conn.path().unwrap_or_default());
+    let (app_id, version, _) = read_header(conn, &path)?;
+    if app_id != APPLICATION_ID || version == 0 {
+        return Err(StoreError::NotAQueue {
+            path,
+            reason: "it has no queue tables; open it once with SqliteStore to create them".into(),
+        });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path,
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < SCHEMA_VERSION {
+        return Err(StoreError::Open {
+            path,
+            reason: format!(
+                "its queue schema is version {version}, older than this build's \
+                 {SCHEMA_VERSION}; open it once with SqliteStore to migrate it"
+            ),
+        });
+    }
+    Ok(())
 }

@@ -16,7 +16,8 @@ use queue_store::{ClaimRequest, Settled, Store, WorkerRecord};
 
 use super::executor::{Assignment, Report};
 use super::{PoolError, PoolSummary};
-use crate::CancelToken;
+use crate::events::EventSink;
+use crate::{AttemptRef, CancelToken, JobEvent};
 
 /// Messages from [`super::PoolHandle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,7 @@ pub(super) struct Parts {
     pub(super) jobs: Sender<Assignment>,
     pub(super) reports: Receiver<Report>,
     pub(super) control: Receiver<Control>,
+    pub(super) events: EventSink,
 }
 
 /// Where the pool is in its life.
@@ -62,6 +64,7 @@ enum Phase {
 
 /// A job an executor is running.
 struct Running {
+    attempt: AttemptRef,
     cancel: CancelToken,
     /// Set when the pool cancelled it to stop; its report becomes a release.
     released: bool,
@@ -78,6 +81,9 @@ pub(super) struct Coordinator {
     control: Receiver<Control>,
     running: HashMap<JobId, Running>,
     unsettled: Vec<AttemptReport>,
+    /// The kind of each unsettled report's job, in the same order, for events.
+    unsettled_kinds: Vec<String>,
+    events: EventSink,
     phase: Phase,
     /// Whether the last claim found fewer jobs than it asked for.
     starved: bool,
@@ -112,6 +118,8 @@ impl Coordinator {
             control: parts.control,
             running: HashMap::new(),
             unsettled: Vec::new(),
+            unsettled_kinds: Vec::new(),
+            events: parts.events,
             phase: Phase::Running,
             starved: false,
             next_poll: start,
@@ -152,6 +160,7 @@ impl Coordinator {
             released = self.summary.released,
             "worker pool stopped"
         );
+        self.summary.dropped_events = self.events.dropped();
         Ok(self.summary)
     }
 
@@ -189,7 +198,12 @@ impl Coordinator {
                 .store
                 .release(&self.worker, std::slice::from_ref(&report.job_id))
             {
-                Ok(n) => self.summary.released += n as u64,
+                Ok(n) => {
+                    self.summary.released += n as u64;
+                    if n > 0 {
+                        self.events.emit(|| JobEvent::Released(running.attempt));
+                    }
+                }
                 Err(err) => tracing::error!(
                     job_id = %report.job_id,
                     error = %err,
@@ -199,6 +213,7 @@ impl Coordinator {
             return;
         }
         self.unsettled.push(report);
+        self.unsettled_kinds.push(running.attempt.kind);
     }
 
     /// Settles all collected reports in one store call; on failure they are
@@ -209,12 +224,20 @@ impl Coordinator {
         }
         match self.store.settle(&self.worker, &self.unsettled) {
             Ok(results) => {
-                for (report, result) in self.unsettled.drain(..).zip(results) {
+                let kinds = self.unsettled_kinds.drain(..);
+                for ((report, kind), result) in self.unsettled.drain(..).zip(kinds).zip(results) {
                     log_settled(&report, result);
+                    if self.events.is_enabled() {
+                        if let Some(event) = settled_event(report, kind, result) {
+                            self.events.emit(|| event);
+                        }
+                    }
                     match result {
-                        Settled::Moved(JobState::Completed) => self.summary.completed += 1,
-                        Settled::Moved(JobState::Dead) => self.summary.dead += 1,
-                        Settled::Moved(_) => self.summary.failed += 1,
+                        Settled::Moved(moved) => match moved.state {
+                            JobState::Completed => self.summary.completed += 1,
+                            JobState::Dead => self.summary.dead += 1,
+                            _ => self.summary.failed += 1,
+                        },
                         Settled::Stale => self.summary.stale += 1,
                     }
                 }
@@ -274,10 +297,16 @@ impl Coordinator {
 
     fn dispatch(&mut self, job: queue_core::Job) {
         let cancel = CancelToken::new();
-        let id = job.id.clone();
+        let attempt = AttemptRef {
+            job_id: job.id.clone(),
+            kind: job.kind.clone(),
+            number: job.attempts,
+        };
+        self.events.emit(|| JobEvent::Started(attempt.clone()));
         self.running.insert(
-            id,
+            job.id.clone(),
             Running {
+                attempt,
                 cancel: cancel.clone(),
                 released: false,
                 lost: false,
@@ -354,6 +383,7 @@ impl Coordinator {
                 tracing::warn!(job_id = %id, "lease lost; cancelling the job");
                 running.lost = true;
                 running.cancel.cancel();
+                self.events.emit(|| JobEvent::Lost(running.attempt.clone()));
             }
         }
     }
@@ -436,21 +466,55 @@ impl Coordinator {
     }
 }
 
+/// The event that says where a settled attempt left its job.
+fn settled_event(report: AttemptReport, kind: String, result: Settled) -> Option<JobEvent> {
+    let Settled::Moved(settlement) = result else {
+        return None;
+    };
+    let duration = (report.finished_at - report.started_at)
+        .to_std()
+        .unwrap_or_default();
+    let attempt = AttemptRef {
+        job_id: report.job_id,
+        kind,
+        number: report.attempt,
+    };
+    let error = report.outcome.error().unwrap_or_default().to_owned();
+    let event = match (settlement.state, settlement.run_at) {
+        (JobState::Completed, _) => JobEvent::Completed { attempt, duration },
+        (JobState::Failed, Some(retry_at)) => JobEvent::Failed {
+            attempt,
+            error,
+            retry_at,
+            duration,
+        },
+        (JobState::Dead, _) => JobEvent::Dead {
+            attempt,
+            error,
+            duration,
+        },
+        // A settlement moves a job to one of the three states above, and a
+        // retry always has its time; anything else has no event to tell.
+        _ => return None,
+    };
+    Some(event)
+}
+
 fn log_settled(report: &AttemptReport, result: Settled) {
     let millis = (report.finished_at - report.started_at).num_milliseconds();
     match (result, report.outcome.error()) {
-        (Settled::Moved(state), None) => tracing::debug!(
+        (Settled::Moved(moved), None) => tracing::debug!(
             job_id = %report.job_id,
             attempt = report.attempt,
             duration_ms = millis,
-            state = %state,
+            state = %moved.state,
             "job finished"
         ),
-        (Settled::Moved(state), Some(error)) => tracing::warn!(
+        (Settled::Moved(moved), Some(error)) => tracing::warn!(
             job_id = %report.job_id,
             attempt = report.attempt,
             duration_ms = millis,
-            state = %state,
+            state = %moved.state,
             error,
             "job failed"
         ),

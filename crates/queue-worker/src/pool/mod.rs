@@ -25,8 +25,11 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 use queue_core::WorkerId;
 use queue_store::{Store, StoreError};
+use serde::de::DeserializeOwned;
 
-use crate::Handler;
+use crate::events::{self, EventHook, EventSink};
+use crate::typed::{Decoding, TypedFn};
+use crate::{Client, Handler, JobContext, JobError, JobEvent, TypedHandler};
 
 /// How many jobs one claim statement takes at most.
 const MAX_CLAIM_BATCH: usize = 128;
@@ -49,10 +52,15 @@ pub enum PoolError {
     Panicked,
 }
 
-/// Settings for a [`WorkerPool`]; unset durations come from the queue's config.
+/// Settings for a [`WorkerPool`], from [`WorkerPool::builder`]; unset
+/// durations come from the queue's shared settings.
+///
+/// A pool claims only jobs of the kinds it has handlers for, so pools with
+/// different handlers can share one queue.
 pub struct PoolBuilder {
     store: Arc<dyn Store>,
     handlers: HashMap<String, Arc<dyn Handler>>,
+    hooks: Vec<EventHook>,
     concurrency: usize,
     lease: Option<Duration>,
     poll_interval: Option<Duration>,
@@ -63,39 +71,112 @@ pub struct PoolBuilder {
 
 impl PoolBuilder {
     /// Registers `handler` for jobs of `kind`, replacing any earlier one.
+    ///
+    /// This is the untyped form: the handler reads the job's JSON itself
+    /// (see [`JobContext::payload`]) and reports an [`Execution`](crate::Execution).
     pub fn handler(mut self, kind: impl Into<String>, handler: impl Handler) -> Self {
         self.handlers.insert(kind.into(), Arc::new(handler));
         self
     }
 
-    /// How many jobs run at once. Default 1; at least 1.
+    /// Registers a closure for jobs of `kind` whose payload is a `P`,
+    /// replacing any earlier handler of that kind.
+    ///
+    /// The payload is decoded before `handler` is called; one that does not
+    /// decode fails the attempt permanently with a message naming `P`. See
+    /// [`JobError`] for what the closure can return.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use queue_store::SqliteStore;
+    /// use queue_worker::{Client, JobContext, JobError, WorkerPool};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Invoice {
+    ///     number: u64,
+    ///     amount_cents: i64,
+    /// }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Arc::new(SqliteStore::open(dir.path().join("queue.db"))?);
+    /// Client::new(store.clone()).enqueue("invoice", &Invoice { number: 7, amount_cents: 990 })?;
+    ///
+    /// let pool = WorkerPool::builder(store)
+    ///     .typed("invoice", |_ctx: &JobContext, invoice: Invoice| {
+    ///         if invoice.amount_cents < 0 {
+    ///             return Err(JobError::permanent("negative amount"));
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .start()?;
+    /// pool.handle().shutdown_when_idle();
+    /// assert_eq!(pool.join()?.completed, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn typed<P, F>(self, kind: impl Into<String>, handler: F) -> Self
+    where
+        P: DeserializeOwned + 'static,
+        F: Fn(&JobContext, P) -> Result<(), JobError> + Send + Sync + 'static,
+    {
+        self.typed_handler(kind, TypedFn::new(handler))
+    }
+
+    /// Registers a [`TypedHandler`] for jobs of `kind`, replacing any earlier
+    /// handler of that kind. Its payload is decoded as for [`typed`](Self::typed).
+    pub fn typed_handler(self, kind: impl Into<String>, handler: impl TypedHandler) -> Self {
+        self.handler(kind, Decoding(handler))
+    }
+
+    /// Calls `hook` with every [`JobEvent`] of the pool, in order, to log,
+    /// count or alert. Hooks run one after another, in the order they were
+    /// added, on a thread of the pool's own, never on an executor or the
+    /// coordinator. Default: no hooks.
+    ///
+    /// A hook should be quick. Events wait in a buffer of
+    /// [`EVENT_BUFFER`](crate::EVENT_BUFFER) while hooks run; when it is
+    /// full, new events are dropped rather than slowing the pool, and
+    /// counted in [`PoolSummary::dropped_events`]. A hook that panics is
+    /// logged and called again for later events. [`WorkerPool::join`]
+    /// returns after every kept event has been delivered.
+    pub fn on_event(mut self, hook: impl Fn(&JobEvent) + Send + Sync + 'static) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// How many jobs run at once: one executor thread each. Default 1; at
+    /// least 1.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
     }
 
-    /// How long a claim lasts without renewal. Default: the `lease` setting (30 s).
+    /// How long a claim lasts without renewal; the pool renews it every
+    /// third of a lease while the job runs. Default: the `lease` setting
+    /// (30 s); at least 100 ms.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = Some(lease.max(Duration::from_millis(100)));
         self
     }
 
     /// How often an idle pool looks for due jobs. Default: the `poll-interval`
-    /// setting (1 s).
+    /// setting (1 s); at least 1 ms. A [`Client`] attached to the pool wakes
+    /// it at once instead.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = Some(interval.max(Duration::from_millis(1)));
         self
     }
 
     /// How long running jobs may take to finish after a graceful shutdown
-    /// begins, before they are cancelled and released. Default 30 s.
+    /// begins, before their [cancel signal](JobContext::cancel) fires and
+    /// they are released. Default 30 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
     }
 
-    /// The most bytes of each output stream a handler keeps. Default: the
-    /// `output-limit` setting (64 KiB).
+    /// The most bytes of each output stream a handler keeps, as
+    /// [`JobContext::output_limit_bytes`]. Default: the `output-limit`
+    /// setting (64 KiB).
     pub fn output_limit_bytes(mut self, limit: usize) -> Self {
         self.output_limit_bytes = Some(limit);
         self
@@ -107,7 +188,9 @@ impl PoolBuilder {
         self
     }
 
-    /// Registers the pool as a worker and starts its threads.
+    /// Registers the pool as a worker and starts its threads: one
+    /// coordinator, one executor per unit of concurrency, and one for event
+    /// hooks if there are any.
     pub fn start(self) -> Result<WorkerPool, PoolError> {
         if self.handlers.is_empty() {
             return Err(PoolError::NoHandlers);
@@ -149,6 +232,13 @@ impl PoolBuilder {
         }
         drop(report_tx);
 
+        let (events, listener) = if self.hooks.is_empty() {
+            (EventSink::disabled(), None)
+        } else {
+            let (sink, thread) = events::spawn_listener(self.hooks).map_err(PoolError::Spawn)?;
+            (sink, Some(thread))
+        };
+
         let coordinator = coordinator::Coordinator::new(coordinator::Parts {
             store: Arc::clone(&self.store),
             worker: worker.clone(),
@@ -157,6 +247,7 @@ impl PoolBuilder {
             jobs: job_tx,
             reports: report_rx,
             control: control_rx,
+            events,
         })?;
         let coordinator = std::thread::Builder::new()
             .name("queue-coordinator".into())
@@ -167,9 +258,11 @@ impl PoolBuilder {
             handle: PoolHandle {
                 control: control_tx,
             },
+            store: self.store,
             worker,
             coordinator,
             executors,
+            listener,
         })
     }
 }
@@ -204,9 +297,11 @@ fn this_host() -> String {
 /// ```
 pub struct WorkerPool {
     handle: PoolHandle,
+    store: Arc<dyn Store>,
     worker: WorkerId,
     coordinator: JoinHandle<Result<PoolSummary, PoolError>>,
     executors: Vec<JoinHandle<()>>,
+    listener: Option<JoinHandle<()>>,
 }
 
 impl WorkerPool {
@@ -215,6 +310,7 @@ impl WorkerPool {
         PoolBuilder {
             store,
             handlers: HashMap::new(),
+            hooks: Vec::new(),
             concurrency: 1,
             lease: None,
             poll_interval: None,
@@ -229,16 +325,26 @@ impl WorkerPool {
         self.handle.clone()
     }
 
+    /// A client that enqueues into the pool's store and wakes the pool, so
+    /// that jobs enqueued in this process start without waiting for a poll.
+    pub fn client(&self) -> Client {
+        Client::new(Arc::clone(&self.store)).with_pool(self.handle())
+    }
+
     /// The id the pool claims jobs under.
     pub fn worker_id(&self) -> &WorkerId {
         &self.worker
     }
 
-    /// Waits until the pool has stopped, and says what it did.
+    /// Waits until the pool has stopped and its events are delivered, and
+    /// says what it did.
     pub fn join(self) -> Result<PoolSummary, PoolError> {
         let summary = self.coordinator.join().map_err(|_| PoolError::Panicked)?;
         for executor in self.executors {
             executor.join().map_err(|_| PoolError::Panicked)?;
+        }
+        if let Some(listener) = self.listener {
+            listener.join().map_err(|_| PoolError::Panicked)?;
         }
         summary
     }
@@ -288,4 +394,6 @@ pub struct PoolSummary {
     pub released: u64,
     /// Reports refused because the pool had lost the job.
     pub stale: u64,
+    /// Events dropped because the hooks fell behind.
+    pub dropped_events: u64,
 }

@@ -2,11 +2,12 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use queue_core::JobSpec;
-use queue_store::Store;
+use queue_worker::Client;
 
 use crate::cli::EnqueueArgs;
 use crate::failure::UsageError;
@@ -31,7 +32,7 @@ pub(super) fn run(db: Option<&Path>, args: EnqueueArgs) -> anyhow::Result<()> {
         None => vec![single(&args)?],
     };
     let store = crate::database::open(db)?;
-    let ids = store.enqueue(specs)?;
+    let ids = Client::new(Arc::new(store)).enqueue_batch(specs)?;
     if args.json {
         render::print_json(&ids)
     } else {

@@ -1,0 +1,13 @@
+//! The embedding API as an application uses it: typed handlers, outcomes,
+//! panics, cancellation, the client, transactional enqueue and events.
+//!
+//! Every test works through the public API of the queue crates only.
+
+mod cancellation;
+mod client;
+mod events;
+mod outcomes;
+mod panics;
+mod support;
+mod transactional;
+mod typed;
