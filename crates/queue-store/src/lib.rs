@@ -33,10 +33,21 @@
 
 mod clock;
 mod error;
+mod millis;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 mod store;
 
+#[cfg(feature = "postgres")]
+pub use crate::postgres::{
+    DEFAULT_SCHEMA as POSTGRES_DEFAULT_SCHEMA, POSTGRES_SCHEMA_VERSION, PostgresStore,
+    PostgresStoreBuilder,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BackendError, Result, StoreError};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore, SqliteStoreBuilder};
-pub use store::{ClaimRequest, JobQuery, Settled, Store, WorkerRecord, WorkerSignal};
+pub use store::{
+    ClaimRequest, ExportSink, JobQuery, JobRecord, Settled, Store, WakeSource, WorkerRecord,
+    WorkerSignal, imported,
+};
