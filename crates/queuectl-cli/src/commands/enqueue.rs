@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use queue_core::JobSpec;
-use queue_store::Store;
 
 use crate::cli::EnqueueArgs;
 use crate::failure::UsageError;
