@@ -5,6 +5,9 @@
 //! later step of an attempt, rescue of attempts whose lease lapsed, the shared
 //! settings and the registry of workers. [`SqliteStore`] keeps a queue in one
 //! SQLite file, shared safely by any number of processes on one machine.
+//! `PostgresStore`, behind the `postgres` cargo feature, keeps one in a
+//! PostgreSQL database shared by workers on many hosts; it opens from a URL
+//! (`PostgresStore::open("postgres://user@host/db")`).
 //!
 //! This crate writes all of the queue's SQL. It does not run jobs and knows
 //! nothing of the command line; the rules it applies come from `queue_core`.

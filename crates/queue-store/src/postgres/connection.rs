@@ -25,6 +25,10 @@ pub(super) struct Manager {
 impl Manager {
     /// A new session on the queue's schema, outside the pool.
     pub(super) fn open(&self) -> std::result::Result<Client, postgres::Error> {
+        // Known limitation: connections are never encrypted (`sslmode=require`
+        // fails). TLS needs a TLS crate and its certificate set-up; until a
+        // user needs it, the README says to keep the database on a private
+        // network or tunnel to it.
         let mut client = self.config.connect(NoTls)?;
         client.batch_execute(&format!("SET search_path TO {}", quote_ident(&self.schema)))?;
         Ok(client)

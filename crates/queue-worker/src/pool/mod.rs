@@ -226,7 +226,9 @@ fn listen(mut source: Box<dyn WakeSource>, handle: &PoolHandle, stopped: &Atomic
                     tracing::warn!(error = %err, "lost the wake-up connection; polling meanwhile");
                     failing = true;
                 }
-                std::thread::sleep(WAKE_WAIT);
+                // Reconnecting is the source's job; a pause keeps it from
+                // hammering a server that is down.
+                std::thread::sleep(WAKE_WAIT * 4);
             }
         }
     }
