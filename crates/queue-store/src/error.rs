@@ -38,6 +38,9 @@ pub enum StoreError {
     /// A configuration key or value was refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The receiver of an export failed; the export stopped there.
+    #[error("export stopped: {0}")]
+    Sink(#[source] BackendError),
     /// The database was made by a newer version of queuectl.
     #[error(
         "database {} has schema version {found}, newer than this queuectl supports \
@@ -45,7 +48,7 @@ pub enum StoreError {
         path.display()
     )]
     TooNew {
-        /// The database.
+        /// The database: a file, or a PostgreSQL URL without its password.
         path: PathBuf,
         /// Its schema version.
         found: i64,
@@ -55,7 +58,7 @@ pub enum StoreError {
     /// The file exists but is not a queuectl database.
     #[error("{} is not a queuectl database: {reason}", path.display())]
     NotAQueue {
-        /// The file.
+        /// The file, or a PostgreSQL URL without its password.
         path: PathBuf,
         /// What gave it away.
         reason: String,
@@ -63,7 +66,7 @@ pub enum StoreError {
     /// The database could not be opened or created.
     #[error("cannot open database {}: {reason}", path.display())]
     Open {
-        /// The path tried.
+        /// The path tried, or a PostgreSQL URL without its password.
         path: PathBuf,
         /// Why it failed.
         reason: String,
@@ -84,6 +87,13 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<r2d2::Error> for StoreError {
     fn from(err: r2d2::Error) -> Self {
+        StoreError::Backend(Box::new(err))
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<postgres::Error> for StoreError {
+    fn from(err: postgres::Error) -> Self {
         StoreError::Backend(Box::new(err))
     }
 }

@@ -5,6 +5,9 @@
 //! later step of an attempt, rescue of attempts whose lease lapsed, the shared
 //! settings and the registry of workers. [`SqliteStore`] keeps a queue in one
 //! SQLite file, shared safely by any number of processes on one machine.
+//! `PostgresStore`, behind the `postgres` cargo feature, keeps one in a
+//! PostgreSQL database shared by workers on many hosts; it opens from a URL
+//! (`PostgresStore::open("postgres://user@host/db")`).
 //!
 //! This crate writes all of the queue's SQL. It does not run jobs and knows
 //! nothing of the command line; the rules it applies come from `queue_core`.
@@ -40,9 +43,17 @@
 
 mod clock;
 mod error;
+mod millis;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod sqlite;
 mod store;
 
+#[cfg(feature = "postgres")]
+pub use crate::postgres::{
+    DEFAULT_SCHEMA as POSTGRES_DEFAULT_SCHEMA, POSTGRES_SCHEMA_VERSION, PostgresStore,
+    PostgresStoreBuilder,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BackendError, Result, StoreError};
 /// The SQLite bindings this crate is built on, for [`sqlite::enqueue_in`]:
@@ -50,4 +61,7 @@ pub use error::{BackendError, Result, StoreError};
 /// `rusqlite` and so can pass its own transactions in.
 pub use rusqlite;
 pub use sqlite::{SCHEMA_VERSION, SqliteStore, SqliteStoreBuilder};
-pub use store::{ClaimRequest, JobQuery, Settled, Store, WorkerRecord, WorkerSignal};
+pub use store::{
+    ClaimRequest, ExportSink, JobQuery, JobRecord, Settled, Store, WakeSource, WorkerRecord,
+    WorkerSignal, imported,
+};

@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use queue_core::{
     AttemptRecord, AttemptReport, Job, JobId, JobSpec, JobState, QueueConfig, Settlement,
-    StateCounts, Timestamp, WorkerId,
+    StateCounts, Timestamp, Transition, WorkerId,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use crate::{BackendError, Result};
+
+/// The error recorded for an attempt whose worker stopped renewing its lease.
+pub(crate) const LOST_WORKER_ERROR: &str = "worker lost: its lease expired before it reported";
 
 /// Durable job storage shared by every worker and command on one queue.
 ///
@@ -89,6 +92,77 @@ pub trait Store: Send + Sync {
 
     /// The store's current time, by the clock that decides due times.
     fn now(&self) -> Timestamp;
+
+    /// Hands every job with its attempt timeline to `sink`, oldest enqueue
+    /// first, all read from one consistent snapshot; only jobs in `state`
+    /// when one is given. Returns how many were handed over. An error from
+    /// `sink` stops the export and comes back as [`StoreError::Sink`].
+    ///
+    /// [`StoreError::Sink`]: crate::StoreError::Sink
+    fn export(&self, state: Option<JobState>, sink: &mut ExportSink<'_>) -> Result<u64>;
+
+    /// Stores whole records copied from another queue (see [`Store::export`])
+    /// in one transaction, keeping ids, states, attempts, times, output and
+    /// timelines, after the current jobs in claim order. A job that was
+    /// `processing` arrives released, as [`imported`] describes. If any id is
+    /// taken or repeated, nothing is stored. Returns how many were stored.
+    fn import(&self, records: Vec<JobRecord>) -> Result<usize>;
+
+    /// A way to hear that jobs were enqueued sooner than the next poll, if
+    /// this backend has one. Each call opens a new source; the default has
+    /// none, and workers then rely on polling alone.
+    fn wake_source(&self) -> Result<Option<Box<dyn WakeSource>>> {
+        Ok(None)
+    }
+}
+
+/// Receives exported jobs one at a time; see [`Store::export`].
+pub type ExportSink<'a> = dyn FnMut(JobRecord) -> std::result::Result<(), BackendError> + 'a;
+
+/// A job with its attempt timeline: the unit of export and import.
+///
+/// Its JSON form is the job's fields with the timeline under `history`, the
+/// same shape `queuectl inspect --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// The job as stored.
+    #[serde(flatten)]
+    pub job: Job,
+    /// Its ended attempts, oldest first.
+    #[serde(default)]
+    pub history: Vec<AttemptRecord>,
+}
+
+/// A record as it is stored by [`Store::import`] at `now`.
+///
+/// A job that was `processing` belongs to a worker of the queue it came
+/// from, which can never report to this one; it is released as a shutting
+/// down worker would release it: `pending`, due at `now`, its running
+/// attempt not charged and its lease dropped. Other records are unchanged.
+pub fn imported(mut record: JobRecord, now: Timestamp) -> JobRecord {
+    let job = &mut record.job;
+    if let Ok(state) = job.state.apply(Transition::Release) {
+        job.state = state;
+        job.attempts = job.attempts.saturating_sub(1);
+        job.run_at = now;
+        job.updated_at = now;
+    }
+    job.worker_id = None;
+    job.lease_expires_at = None;
+    record
+}
+
+/// Tells idle workers that jobs may be due, sooner than their next poll.
+///
+/// A store hands one out per worker pool ([`Store::wake_source`]); the pool
+/// waits on it in a thread of its own and claims when it fires. A wake-up
+/// is only a hint: a worker still polls, so a missed one costs a poll
+/// interval of delay, never a job.
+pub trait WakeSource: Send {
+    /// Waits up to `timeout` for a sign that jobs were enqueued and says
+    /// whether one came. An error means the source could not listen; the
+    /// caller waits a while and calls again, and the source tries to recover.
+    fn wait(&mut self, timeout: Duration) -> Result<bool>;
 }
 
 /// What a worker asks [`Store::claim`] for.

@@ -60,7 +60,7 @@ impl conformance::Harness for SqliteHarness {
     }
 }
 
-conformance::conformance_tests!(SqliteHarness::new);
+conformance::conformance_tests!(|| Some(SqliteHarness::new()));
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()

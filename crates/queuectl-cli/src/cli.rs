@@ -19,8 +19,10 @@ Exit codes:
 #[command(name = "queuectl", version, about, after_help = EXIT_CODES)]
 #[command(propagate_version = true, max_term_width = 100)]
 pub(crate) struct Cli {
-    /// The queue database: a file path. Default: queue.db in the user's data directory.
-    #[arg(long, global = true, env = "QUEUECTL_DB", value_name = "PATH")]
+    /// The queue database: an SQLite file path, or a PostgreSQL URL
+    /// (postgres://user:password@host/dbname) shared by workers on many hosts.
+    /// Default: queue.db in the user's data directory.
+    #[arg(long, global = true, env = "QUEUECTL_DB", value_name = "PATH|URL")]
     pub(crate) db: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -86,6 +88,40 @@ Pending and failed jobs are listed in the order they will run; others most recen
     /// Run a representative batch of jobs on a fresh database and show what happens.
     #[command(after_help = "Example:\n  queuectl demo")]
     Demo(DemoArgs),
+
+    /// Write every job, with its attempt history, as JSON Lines to stdout.
+    #[command(after_help = "\
+Examples:
+  queuectl export > jobs.jsonl
+  queuectl export --state dead > dead.jsonl
+  queuectl --db queue.db export | queuectl --db postgres://host/jobs import -
+
+The jobs are read from one consistent snapshot, oldest first. `import` reads this format.")]
+    Export(ExportArgs),
+
+    /// Add jobs written by `export`, keeping their ids, states, attempts, times and output.
+    #[command(after_help = "\
+Examples:
+  queuectl --db postgres://queuectl@db.internal/jobs import jobs.jsonl
+  queuectl import -        (from standard input)
+
+The jobs are stored together or not at all: an id already in the queue refuses the import.
+A job that was running when exported arrives pending, its running attempt not counted.")]
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// Only jobs in this state.
+    #[arg(long, short)]
+    pub(crate) state: Option<JobState>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The file written by `export`, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +191,10 @@ pub(crate) struct WorkerStartArgs {
     /// are killed and given back to the queue.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub(crate) grace: u64,
+
+    /// The host name this worker shows in `status`. Default: this machine's name.
+    #[arg(long, env = "QUEUECTL_HOST", value_name = "NAME")]
+    pub(crate) host: Option<String>,
 }
 
 fn worker_count() -> clap::builder::RangedI64ValueParser<u16> {

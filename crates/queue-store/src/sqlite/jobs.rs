@@ -14,10 +14,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::rows::{JOB_COLUMNS, job_from_row, to_millis};
 use super::{queries, registry};
-use crate::{ClaimRequest, Result, Settled, StoreError};
-
-/// The error recorded for an attempt whose worker stopped renewing its lease.
-pub(crate) const LOST_WORKER_ERROR: &str = "worker lost: its lease expired before it reported";
+use crate::store::LOST_WORKER_ERROR;
+use crate::{ClaimRequest, JobRecord, Result, Settled, StoreError};
 
 pub(super) fn insert(tx: &Transaction<'_>, jobs: &[NewJob]) -> Result<Vec<JobId>> {
     let mut statement = tx.prepare_cached(
@@ -374,6 +372,64 @@ pub(super) fn cancel(tx: &Transaction<'_>, id: &JobId, now: Timestamp) -> Result
     )?
     .execute(params![id.as_str(), to_millis(now)])?;
     existing(tx, id)
+}
+
+/// Stores copied records whole, refusing the batch if any id is taken.
+pub(super) fn import(tx: &Transaction<'_>, records: &[JobRecord]) -> Result<usize> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO jobs (id, kind, command, payload, state, attempts, max_retries, priority, \
+             run_at, timeout_secs, created_at, updated_at, started_at, finished_at, exit_code, \
+             last_error, stdout, stderr, worker_id, lease_expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18, ?19, ?20)",
+    )?;
+    for record in records {
+        let job = &record.job;
+        let inserted = insert.execute(params![
+            job.id.as_str(),
+            job.kind,
+            job.command,
+            job.payload.as_ref().map(|value| value.to_string()),
+            job.state.as_str(),
+            job.attempts,
+            job.max_retries,
+            job.priority,
+            to_millis(job.run_at),
+            job.timeout_secs,
+            to_millis(job.created_at),
+            to_millis(job.updated_at),
+            job.started_at.map(to_millis),
+            job.finished_at.map(to_millis),
+            job.exit_code,
+            job.last_error,
+            job.stdout,
+            job.stderr,
+            job.worker_id.as_ref().map(WorkerId::as_str),
+            job.lease_expires_at.map(to_millis),
+        ]);
+        match inserted {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => {
+                return Err(StoreError::Duplicate(job.id.clone()));
+            }
+            Err(err) => return Err(err.into()),
+        }
+        let seq = tx.last_insert_rowid();
+        for attempt in &record.history {
+            let row = AttemptRow {
+                seq,
+                attempt: attempt.attempt,
+                worker: &attempt.worker_id,
+                started_at: attempt.started_at,
+                finished_at: attempt.finished_at,
+                result: &attempt.result,
+                exit_code: attempt.exit_code,
+                error: attempt.error.as_deref(),
+            };
+            record_attempt(tx, &row)?;
+        }
+    }
+    Ok(records.len())
 }
 
 fn existing(tx: &Transaction<'_>, id: &JobId) -> Result<Job> {

@@ -22,16 +22,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use queue_core::{
-    AttemptRecord, AttemptReport, ConfigKey, Job, JobDefaults, JobId, JobSpec, NewJob, QueueConfig,
-    StateCounts, Synchronous, Timestamp, WorkerId,
+    AttemptRecord, AttemptReport, ConfigKey, Job, JobDefaults, JobId, JobSpec, JobState, NewJob,
+    QueueConfig, StateCounts, Synchronous, Timestamp, WorkerId,
 };
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::{
-    ClaimRequest, Clock, JobQuery, Result, Settled, Store, StoreError, SystemClock, WorkerRecord,
-    WorkerSignal,
+    ClaimRequest, Clock, ExportSink, JobQuery, JobRecord, Result, Settled, Store, StoreError,
+    SystemClock, WorkerRecord, WorkerSignal, imported,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -375,5 +375,24 @@ impl Store for SqliteStore {
 
     fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    fn export(&self, state: Option<JobState>, sink: &mut ExportSink<'_>) -> Result<u64> {
+        // A read transaction in WAL mode sees one snapshot from its first read.
+        self.read(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let exported = queries::export(&tx, state, sink)?;
+            tx.commit()?;
+            Ok(exported)
+        })
+    }
+
+    fn import(&self, records: Vec<JobRecord>) -> Result<usize> {
+        let now = self.clock.now();
+        let records: Vec<JobRecord> = records
+            .into_iter()
+            .map(|record| imported(record, now))
+            .collect();
+        self.write(|tx| jobs::import(tx, &records))
     }
 }

@@ -1,10 +1,10 @@
-//! Reads: single jobs, pages of jobs, attempt timelines and counts.
+//! Reads: single jobs, pages of jobs, attempt timelines, counts and exports.
 
 use queue_core::{AttemptRecord, Job, JobId, JobState, StateCounts};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{JOB_COLUMNS, attempt_from_row, job_from_row};
-use crate::{JobQuery, Result, StoreError};
+use crate::{ExportSink, JobQuery, JobRecord, Result, StoreError};
 
 pub(super) fn job(conn: &Connection, id: &JobId) -> Result<Option<Job>> {
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1");
@@ -72,4 +72,65 @@ pub(super) fn counts(conn: &Connection) -> Result<StateCounts> {
         *counts.of_mut(state) = u64::try_from(n).unwrap_or(0);
     }
     Ok(counts)
+}
+
+/// Streams jobs and their timelines, merging two cursors ordered by job, so
+/// that neither whole table is ever held in memory. The caller's transaction
+/// makes both read one snapshot.
+pub(super) fn export(
+    conn: &Connection,
+    state: Option<JobState>,
+    sink: &mut ExportSink<'_>,
+) -> Result<u64> {
+    let state = state.map(JobState::as_str);
+    let sql =
+        format!("SELECT seq, {JOB_COLUMNS} FROM jobs WHERE ?1 IS NULL OR state = ?1 ORDER BY seq");
+    let mut jobs_statement = conn.prepare(&sql)?;
+    let mut attempts_statement = conn.prepare(
+        "SELECT a.job_seq, a.attempt, a.worker_id, a.started_at, a.finished_at, a.result, \
+                a.exit_code, a.error \
+         FROM attempts a JOIN jobs j ON j.seq = a.job_seq \
+         WHERE ?1 IS NULL OR j.state = ?1 \
+         ORDER BY a.job_seq, a.rowid",
+    )?;
+    let mut jobs = jobs_statement.query([state])?;
+    let mut attempts = attempts_statement.query([state])?;
+    let mut next_attempt = next_attempt_row(&mut attempts)?;
+    let mut exported = 0;
+    while let Some(row) = jobs.next()? {
+        let seq: i64 = row.get(0)?;
+        let job = job_from_row(row, 1)?;
+        let mut history = Vec::new();
+        while let Some((job_seq, attempt)) = next_attempt.take() {
+            if job_seq > seq {
+                next_attempt = Some((job_seq, attempt));
+                break;
+            }
+            if job_seq == seq {
+                history.push(attempt);
+            }
+            next_attempt = next_attempt_row(&mut attempts)?;
+        }
+        sink(JobRecord { job, history }).map_err(StoreError::Sink)?;
+        exported += 1;
+    }
+    Ok(exported)
+}
+
+fn next_attempt_row(rows: &mut rusqlite::Rows<'_>) -> Result<Option<(i64, AttemptRecord)>> {
+    match rows.next()? {
+        Some(row) => {
+            let attempt = AttemptRecord {
+                attempt: row.get(1)?,
+                worker_id: queue_core::WorkerId::from_stored(row.get::<_, String>(2)?),
+                started_at: super::rows::from_millis(row.get(3)?)?,
+                finished_at: super::rows::from_millis(row.get(4)?)?,
+                result: row.get(5)?,
+                exit_code: row.get(6)?,
+                error: row.get(7)?,
+            };
+            Ok(Some((row.get(0)?, attempt)))
+        }
+        None => Ok(None),
+    }
 }

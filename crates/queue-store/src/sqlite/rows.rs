@@ -3,7 +3,6 @@
 //! Times are stored as integer milliseconds since the Unix epoch, UTC, so
 //! that they sort and index as numbers.
 
-use chrono::TimeZone;
 use queue_core::{AttemptRecord, Job, JobId, JobState, Timestamp, WorkerId};
 use rusqlite::Row;
 
@@ -14,16 +13,7 @@ pub(crate) const JOB_COLUMNS: &str = "id, kind, command, payload, state, attempt
      priority, run_at, timeout_secs, created_at, updated_at, started_at, finished_at, \
      exit_code, last_error, stdout, stderr, worker_id, lease_expires_at";
 
-pub(crate) fn to_millis(time: Timestamp) -> i64 {
-    time.timestamp_millis()
-}
-
-pub(crate) fn from_millis(millis: i64) -> Result<Timestamp, StoreError> {
-    chrono::Utc
-        .timestamp_millis_opt(millis)
-        .single()
-        .ok_or_else(|| StoreError::Corrupt(format!("time {millis} ms is out of range")))
-}
+pub(crate) use crate::millis::{from_millis, to_millis};
 
 fn opt_time(millis: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
     millis.map(from_millis).transpose()

@@ -247,6 +247,55 @@ pub(crate) fn counts_stay_exact_through_every_transition(h: &dyn Harness) {
     assert_counts(store, [1, 2, 1, 1, 1]);
 }
 
+/// Writers racing on one queue leave counts that agree with the jobs.
+pub(crate) fn counts_stay_exact_under_concurrent_writers(h: &dyn Harness) {
+    const WRITERS: usize = 4;
+    const ROUNDS: usize = 10;
+    let store = h.store();
+
+    std::thread::scope(|scope| {
+        for n in 0..WRITERS {
+            scope.spawn(move || {
+                let w = worker(&format!("w{n}"));
+                for round in 0..ROUNDS {
+                    let specs = (0..5)
+                        .map(|k| shell(&format!("w{n}-r{round}-{k}"), "true"))
+                        .collect();
+                    enqueue(store, specs);
+                    let claimed = claim(store, &w, 4);
+                    let reports: Vec<_> = claimed
+                        .iter()
+                        .skip(1)
+                        .enumerate()
+                        .map(|(k, job)| {
+                            let outcome = if k % 2 == 0 {
+                                AttemptOutcome::Succeeded
+                            } else {
+                                AttemptOutcome::failed("boom")
+                            };
+                            report(store, job, outcome)
+                        })
+                        .collect();
+                    store.settle(&w, &reports).unwrap();
+                    if let Some(first) = claimed.first() {
+                        store.release(&w, std::slice::from_ref(&first.id)).unwrap();
+                    }
+                }
+            });
+        }
+    });
+
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.total(), (WRITERS * ROUNDS * 5) as u64);
+    for state in JobState::ALL {
+        assert_eq!(
+            list_state(store, state).len() as u64,
+            counts.of(state),
+            "{state}"
+        );
+    }
+}
+
 /// Asserts the counts of pending, processing, completed, failed and dead jobs,
 /// and that they agree with listing each state.
 fn assert_counts(store: &dyn Store, [pending, processing, completed, failed, dead]: [u64; 5]) {

@@ -13,18 +13,23 @@
 //!         --settle (batched)->    ^  ^  <-------- reports ----------------'
 //!                                 |  '-- control: wake, shutdown, stop now
 //! ```
+//!
+//! When the store has a [`WakeSource`], a third kind of thread waits on it and
+//! sends the coordinator a wake-up, so an idle pool starts new jobs as soon
+//! as they are enqueued rather than at its next poll.
 
 mod coordinator;
 mod executor;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use queue_core::WorkerId;
-use queue_store::{Store, StoreError};
+use queue_store::{Store, StoreError, WakeSource};
 use serde::de::DeserializeOwned;
 
 use crate::events::{self, EventHook, EventSink};
@@ -33,6 +38,10 @@ use crate::{Client, Handler, JobContext, JobError, JobEvent, TypedHandler};
 
 /// How many jobs one claim statement takes at most.
 const MAX_CLAIM_BATCH: usize = 128;
+
+/// How long the wake-up thread waits at a time; also how long it may take
+/// to notice that its pool stopped.
+const WAKE_WAIT: Duration = Duration::from_millis(250);
 
 /// Why a pool could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -253,17 +262,68 @@ impl PoolBuilder {
             .name("queue-coordinator".into())
             .spawn(move || coordinator.run())
             .map_err(PoolError::Spawn)?;
+        let handle = PoolHandle {
+            control: control_tx,
+        };
+
+        let stopped = Arc::new(AtomicBool::new(false));
+        // Without wake-ups the pool still works by polling, so a source that
+        // cannot open is worth a warning, not a failure.
+        let waker = match self.store.wake_source() {
+            Ok(source) => source,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for new jobs; polling only");
+                None
+            }
+        };
+        let waker = match waker {
+            Some(source) => {
+                let handle = handle.clone();
+                let stopped = Arc::clone(&stopped);
+                let thread = std::thread::Builder::new()
+                    .name("queue-wake".into())
+                    .spawn(move || listen(source, &handle, &stopped))
+                    .map_err(PoolError::Spawn)?;
+                Some(thread)
+            }
+            None => None,
+        };
 
         Ok(WorkerPool {
-            handle: PoolHandle {
-                control: control_tx,
-            },
+            handle,
             store: self.store,
             worker,
             coordinator,
             executors,
             listener,
+            waker,
+            stopped,
         })
+    }
+}
+
+/// Passes the store's wake-ups to the coordinator until the pool stops.
+fn listen(mut source: Box<dyn WakeSource>, handle: &PoolHandle, stopped: &AtomicBool) {
+    let mut failing = false;
+    while !stopped.load(Ordering::Relaxed) {
+        match source.wait(WAKE_WAIT) {
+            Ok(woke) => {
+                failing = false;
+                if woke {
+                    handle.wake();
+                }
+            }
+            Err(err) => {
+                // Said once per outage; the source retries on every call.
+                if !failing {
+                    tracing::warn!(error = %err, "lost the wake-up connection; polling meanwhile");
+                    failing = true;
+                }
+                // Reconnecting is the source's job; a pause keeps it from
+                // hammering a server that is down.
+                std::thread::sleep(WAKE_WAIT * 4);
+            }
+        }
     }
 }
 
@@ -301,7 +361,12 @@ pub struct WorkerPool {
     worker: WorkerId,
     coordinator: JoinHandle<Result<PoolSummary, PoolError>>,
     executors: Vec<JoinHandle<()>>,
+    /// Delivers events to the hooks.
     listener: Option<JoinHandle<()>>,
+    /// Passes the store's wake-ups on.
+    waker: Option<JoinHandle<()>>,
+    /// Tells the wake-up thread to end.
+    stopped: Arc<AtomicBool>,
 }
 
 impl WorkerPool {
@@ -339,14 +404,18 @@ impl WorkerPool {
     /// Waits until the pool has stopped and its events are delivered, and
     /// says what it did.
     pub fn join(self) -> Result<PoolSummary, PoolError> {
-        let summary = self.coordinator.join().map_err(|_| PoolError::Panicked)?;
+        let summary = self.coordinator.join().map_err(|_| PoolError::Panicked);
+        self.stopped.store(true, Ordering::Relaxed);
+        if let Some(waker) = self.waker {
+            waker.join().map_err(|_| PoolError::Panicked)?;
+        }
         for executor in self.executors {
             executor.join().map_err(|_| PoolError::Panicked)?;
         }
         if let Some(listener) = self.listener {
             listener.join().map_err(|_| PoolError::Panicked)?;
         }
-        summary
+        summary?
     }
 }
 

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use queue_core::ConfigKey;
-use queue_store::Store;
 
 use crate::cli::ConfigCommand;
 use crate::render;

@@ -12,11 +12,14 @@ use crate::cli::DemoArgs;
 use crate::render;
 
 pub(super) fn run(db: Option<&Path>, args: &DemoArgs) -> anyhow::Result<()> {
-    let path = match db {
-        Some(path) => path.to_owned(),
-        None => fresh_path(),
+    let (store, path) = match db {
+        Some(_) => crate::database::Database::choose(db)?.open()?,
+        None => {
+            let path = fresh_path();
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path)?);
+            (store, path.display().to_string())
+        }
     };
-    let store = Arc::new(SqliteStore::open(&path)?);
     // Short retry waits and quick polling, so the demo ends in seconds.
     store.set_config(ConfigKey::BackoffMax, "1s")?;
     store.set_config(ConfigKey::PollInterval, "100ms")?;
@@ -45,11 +48,7 @@ pub(super) fn run(db: Option<&Path>, args: &DemoArgs) -> anyhow::Result<()> {
         JobSpec::shell("for i in 1 2 3; do echo step $i; sleep 0.2; done").with_id(id("steps")?),
     ];
     let ids = store.enqueue(batch)?;
-    render::print(&format!(
-        "database: {}\nenqueued {} jobs:\n",
-        path.display(),
-        ids.len()
-    ))?;
+    render::print(&format!("database: {path}\nenqueued {} jobs:\n", ids.len()))?;
     render::print(&render::jobs(&store.list(&JobQuery {
         limit: 50,
         ..JobQuery::default()
@@ -92,10 +91,8 @@ pub(super) fn run(db: Option<&Path>, args: &DemoArgs) -> anyhow::Result<()> {
         ..JobQuery::default()
     })?))?;
     render::print(&format!(
-        "\nlook closer with:\n  queuectl --db {} inspect {}\n  queuectl --db {} dlq list",
-        path.display(),
+        "\nlook closer with:\n  queuectl --db {path} inspect {}\n  queuectl --db {path} dlq list",
         ids[5],
-        path.display()
     ))
 }
 

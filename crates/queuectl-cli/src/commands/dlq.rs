@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use queue_core::JobState;
-use queue_store::{JobQuery, Store};
+use queue_store::JobQuery;
 
 use crate::cli::DlqCommand;
 use crate::render;

@@ -2,7 +2,6 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -32,7 +31,7 @@ pub(super) fn run(db: Option<&Path>, args: EnqueueArgs) -> anyhow::Result<()> {
         None => vec![single(&args)?],
     };
     let store = crate::database::open(db)?;
-    let ids = Client::new(Arc::new(store)).enqueue_batch(specs)?;
+    let ids = Client::new(store).enqueue_batch(specs)?;
     if args.json {
         render::print_json(&ids)
     } else {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use queue_core::{AttemptRecord, Job};
-use queue_store::{Store, StoreError};
+use queue_store::StoreError;
 use serde::Serialize;
 
 use crate::cli::InspectArgs;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use queue_store::{JobQuery, Store};
+use queue_store::JobQuery;
 
 use crate::cli::ListArgs;
 use crate::render;

@@ -8,6 +8,7 @@ mod enqueue;
 mod inspect;
 mod list;
 mod status;
+mod transfer;
 mod worker;
 
 use queue_core::JobId;
@@ -19,8 +20,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     let db = cli.db.as_deref();
     match cli.command {
         Command::Init => {
-            let store = crate::database::open(db)?;
-            crate::render::print(&store.path().display().to_string())
+            let (_, name) = crate::database::Database::choose(db)?.open()?;
+            crate::render::print(&name)
         }
         Command::Enqueue(args) => enqueue::run(db, args),
         Command::Worker(WorkerCommand::Start(args)) | Command::StartWorkers(args) => {
@@ -33,6 +34,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq(command) => dlq::run(db, command),
         Command::Config(command) => config::run(db, command),
         Command::Demo(args) => demo::run(db, &args),
+        Command::Export(args) => transfer::export(db, &args),
+        Command::Import(args) => transfer::import(db, &args),
     }
 }
 

@@ -2,11 +2,10 @@
 //! running ones to stop.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use queue_store::{SqliteStore, Store, WorkerRecord};
+use queue_store::{Store, WorkerRecord};
 use queue_worker::{ShellHandler, WorkerPool};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -15,13 +14,16 @@ use crate::cli::{WorkerStartArgs, WorkerStopArgs};
 use crate::render;
 
 pub(super) fn start(db: Option<&Path>, args: &WorkerStartArgs) -> anyhow::Result<()> {
-    let store = Arc::new(crate::database::open(db)?);
+    let store = crate::database::open(db)?;
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot listen for signals")?;
-    let pool = WorkerPool::builder(store)
+    let mut builder = WorkerPool::builder(store)
         .handler(queue_core::SHELL_KIND, ShellHandler::new())
         .concurrency(usize::from(args.count))
-        .shutdown_grace(Duration::from_secs(args.grace))
-        .start()?;
+        .shutdown_grace(Duration::from_secs(args.grace));
+    if let Some(host) = &args.host {
+        builder = builder.host(host);
+    }
+    let pool = builder.start()?;
 
     // First signal: finish running jobs within the grace. Second: stop now.
     let handle = pool.handle();
@@ -48,7 +50,7 @@ pub(super) fn start(db: Option<&Path>, args: &WorkerStartArgs) -> anyhow::Result
 
 pub(super) fn stop(db: Option<&Path>, args: &WorkerStopArgs) -> anyhow::Result<()> {
     let store = crate::database::open(db)?;
-    let live_before = live(&store)?;
+    let live_before = live(store.as_ref())?;
     if live_before.is_empty() {
         return render::print("no workers are running");
     }
@@ -74,7 +76,7 @@ pub(super) fn stop(db: Option<&Path>, args: &WorkerStopArgs) -> anyhow::Result<(
         .filter(|worker| host.as_deref() == Some(worker.host.as_str()))
         .map(|worker| worker.pid)
         .collect();
-    while !live(&store)?.is_empty() || local.iter().any(|&pid| process_exists(pid)) {
+    while !live(store.as_ref())?.is_empty() || local.iter().any(|&pid| process_exists(pid)) {
         std::thread::sleep(Duration::from_millis(100));
     }
     render::print("all workers stopped")
@@ -82,7 +84,7 @@ pub(super) fn stop(db: Option<&Path>, args: &WorkerStopArgs) -> anyhow::Result<(
 
 /// Registered workers that are still alive: their heartbeat is younger than
 /// a lease, and, on this host, their process still exists.
-pub(super) fn live(store: &SqliteStore) -> anyhow::Result<Vec<WorkerRecord>> {
+pub(super) fn live(store: &dyn Store) -> anyhow::Result<Vec<WorkerRecord>> {
     let lease = store.config()?.lease;
     let now = store.now();
     let host = this_host();
