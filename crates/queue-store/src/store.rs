@@ -108,10 +108,13 @@ pub trait Store: Send + Sync {
     /// taken or repeated, nothing is stored. Returns how many were stored.
     fn import(&self, records: Vec<JobRecord>) -> Result<usize>;
 
-    /// A way to hear that jobs were enqueued sooner than the next poll, if
-    /// this backend has one. Each call opens a new source; the default has
-    /// none, and workers then rely on polling alone.
-    fn wake_source(&self) -> Result<Option<Box<dyn WakeSource>>> {
+    /// A way for `worker` to hear that jobs were enqueued sooner than its
+    /// next poll, if this backend has one. Each call opens a new source; the
+    /// default has none, and workers then rely on polling alone. A worker
+    /// opens its source before it registers, so that no enqueue which sees
+    /// the worker registered can miss it.
+    fn wake_source(&self, worker: &WorkerId) -> Result<Option<Box<dyn WakeSource>>> {
+        let _ = worker;
         Ok(None)
     }
 }

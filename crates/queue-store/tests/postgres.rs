@@ -295,7 +295,10 @@ fn the_database_clock_decides_by_default() {
 fn enqueue_wakes_a_listening_source() {
     let Some(guard) = schema() else { return };
     let store = open(&guard, None).unwrap();
-    let mut source = store.wake_source().unwrap().expect("postgres has wake-ups");
+    let mut source = store
+        .wake_source(&WorkerId::generate("host", 1))
+        .unwrap()
+        .expect("postgres has wake-ups");
     assert!(
         !source.wait(Duration::from_millis(200)).unwrap(),
         "woke with nothing enqueued"

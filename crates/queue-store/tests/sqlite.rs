@@ -208,3 +208,48 @@ fn settings_of_unknown_keys_are_skipped() {
 
     assert_eq!(store.config().unwrap(), queue_core::QueueConfig::default());
 }
+
+/// A registered worker's wake source fires soon after another process's
+/// handle enqueues, and stays quiet when nothing is enqueued.
+#[cfg(target_os = "linux")]
+#[test]
+fn enqueue_wakes_a_registered_worker() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("queue.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let worker = queue_core::WorkerId::generate("host", std::process::id());
+    let mut source = store
+        .wake_source(&worker)
+        .unwrap()
+        .expect("sqlite has wake-ups");
+    let now = store.now();
+    store
+        .register_worker(&queue_store::WorkerRecord {
+            id: worker.clone(),
+            host: "host".into(),
+            pid: std::process::id(),
+            slots: 1,
+            running: 0,
+            started_at: now,
+            heartbeat_at: now,
+            stop_requested: false,
+        })
+        .unwrap();
+    assert!(
+        !source.wait(Duration::from_millis(100)).unwrap(),
+        "woke with nothing enqueued"
+    );
+
+    let other = SqliteStore::open(&path).unwrap();
+    other.enqueue(vec![JobSpec::shell("true")]).unwrap();
+    other.enqueue(vec![JobSpec::shell("true")]).unwrap();
+
+    assert!(
+        source.wait(Duration::from_secs(5)).unwrap(),
+        "no wake-up within 5 s"
+    );
+    assert!(
+        !source.wait(Duration::from_millis(100)).unwrap(),
+        "one wake-up answers every enqueue before it"
+    );
+}

@@ -569,7 +569,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn wake_source(&self) -> Result<Option<Box<dyn WakeSource>>> {
+    fn wake_source(&self, _worker: &WorkerId) -> Result<Option<Box<dyn WakeSource>>> {
         let mut source = Listener {
             manager: Manager {
                 config: self.inner.listen.config.clone(),

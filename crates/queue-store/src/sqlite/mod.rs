@@ -16,6 +16,8 @@ mod registry;
 mod rows;
 mod schema;
 mod transactional;
+#[cfg(target_os = "linux")]
+mod wake;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,7 +33,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::{
     ClaimRequest, Clock, ExportSink, JobQuery, JobRecord, Result, Settled, Store, StoreError,
-    SystemClock, WorkerRecord, WorkerSignal, imported,
+    SystemClock, WakeSource, WorkerRecord, WorkerSignal, imported,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -254,6 +256,15 @@ impl SqliteStore {
     }
 
     /// Runs `work` on a pooled connection, outside any explicit transaction.
+    /// Tells the workers on this machine that jobs may be due, so they claim
+    /// now instead of at their next poll.
+    fn wake_workers(&self) {
+        #[cfg(target_os = "linux")]
+        if let Ok(conn) = self.connection() {
+            wake::poke(&conn);
+        }
+    }
+
     fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.connection()?;
         work(&conn)
@@ -290,7 +301,9 @@ impl Store for SqliteStore {
         // bad batch never holds up other writers.
         let defaults = self.config()?.job_defaults();
         let jobs = resolve_all(specs, &defaults, self.clock.now())?;
-        self.write(|tx| jobs::insert(tx, &jobs))
+        let ids = self.write(|tx| jobs::insert(tx, &jobs))?;
+        self.wake_workers();
+        Ok(ids)
     }
 
     fn claim(&self, request: &ClaimRequest<'_>) -> Result<Vec<Job>> {
@@ -310,7 +323,11 @@ impl Store for SqliteStore {
 
     fn release(&self, worker: &WorkerId, ids: &[JobId]) -> Result<usize> {
         let now = self.clock.now();
-        self.write(|tx| jobs::release(tx, worker, ids, now))
+        let released = self.write(|tx| jobs::release(tx, worker, ids, now))?;
+        if released > 0 {
+            self.wake_workers();
+        }
+        Ok(released)
     }
 
     fn rescue_expired(&self) -> Result<Vec<JobId>> {
@@ -320,7 +337,9 @@ impl Store for SqliteStore {
 
     fn revive(&self, id: &JobId) -> Result<Job> {
         let now = self.clock.now();
-        self.write(|tx| jobs::revive(tx, id, now))
+        let job = self.write(|tx| jobs::revive(tx, id, now))?;
+        self.wake_workers();
+        Ok(job)
     }
 
     fn cancel(&self, id: &JobId) -> Result<Job> {
@@ -393,6 +412,13 @@ impl Store for SqliteStore {
             .into_iter()
             .map(|record| imported(record, now))
             .collect();
-        self.write(|tx| jobs::import(tx, &records))
+        let imported = self.write(|tx| jobs::import(tx, &records))?;
+        self.wake_workers();
+        Ok(imported)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn wake_source(&self, worker: &WorkerId) -> Result<Option<Box<dyn WakeSource>>> {
+        Ok(Some(Box::new(wake::SocketWake::bind(worker)?)))
     }
 }

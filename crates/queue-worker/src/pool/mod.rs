@@ -248,6 +248,17 @@ impl PoolBuilder {
             (sink, Some(thread))
         };
 
+        // The source is opened before the worker registers, so that an
+        // enqueue that sees the worker in the registry can reach it. Without
+        // wake-ups the pool still works by polling, so a source that cannot
+        // open is worth a warning, not a failure.
+        let wake_source = match self.store.wake_source(&worker) {
+            Ok(source) => source,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for new jobs; polling only");
+                None
+            }
+        };
         let coordinator = coordinator::Coordinator::new(coordinator::Parts {
             store: Arc::clone(&self.store),
             worker: worker.clone(),
@@ -267,16 +278,7 @@ impl PoolBuilder {
         };
 
         let stopped = Arc::new(AtomicBool::new(false));
-        // Without wake-ups the pool still works by polling, so a source that
-        // cannot open is worth a warning, not a failure.
-        let waker = match self.store.wake_source() {
-            Ok(source) => source,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for new jobs; polling only");
-                None
-            }
-        };
-        let waker = match waker {
+        let waker = match wake_source {
             Some(source) => {
                 let handle = handle.clone();
                 let stopped = Arc::clone(&stopped);

@@ -171,3 +171,22 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc/<pid>/status")
 }
+
+/// An idle worker starts a job enqueued by another process without waiting
+/// for its poll: with a one-minute poll interval, only the enqueue's wake-up
+/// can start the job within seconds.
+#[cfg(target_os = "linux")]
+#[test]
+fn enqueue_wakes_an_idle_worker_before_its_poll() {
+    let queue = Queue::new();
+    queue.set_config("poll-interval", "60s");
+    let mut worker = queue.start_worker(1);
+    // The worker's first claim found nothing; from now on it sleeps.
+    let id = queue.enqueue(&["echo woken"]);
+    let job = queue.wait_for_state(&id, "completed", Duration::from_secs(10));
+    assert_eq!(text(&job["stdout"]), "woken\n");
+    let waited = millis(&job["started_at"]) - millis(&job["created_at"]);
+    assert!(waited < 5_000, "started {waited} ms after the enqueue");
+    queue.ok(&["worker", "stop"]);
+    assert!(worker.wait_exit().success(), "{}", worker.log());
+}
