@@ -72,9 +72,13 @@ pub(super) fn claim(
     // The kinds filter is a JSON array so that one cached statement serves
     // every list of kinds.
     let kinds = serde_json::to_string(request.kinds).unwrap_or_else(|_| "[]".into());
+    // A claim's `started_at` identifies it: reports must present it (see
+    // `settle`). It is made to grow with every claim of a job, even when the
+    // clock stands still or steps back, so that it never names two claims.
     let sql = format!(
         "UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?1, \
-             lease_expires_at = ?2 + ?3, started_at = ?2, finished_at = NULL, updated_at = ?2 \
+             lease_expires_at = ?2 + ?3, finished_at = NULL, updated_at = ?2, \
+             started_at = CASE WHEN started_at >= ?2 THEN started_at + 1 ELSE ?2 END \
          WHERE seq IN ( \
              SELECT seq FROM jobs \
              WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
@@ -113,21 +117,25 @@ pub(super) fn settle(
     now: Timestamp,
 ) -> Result<Vec<Settled>> {
     let policy = registry::config(tx)?.backoff();
-    // Known limitation: revive starts `attempts` again from 0, so a late report
-    // from before a revive, by the worker that claims the job again, names the
-    // new attempt and is applied to it. Closing this needs a claim token that
-    // is never reset, carried by `Job` and `AttemptReport` in queue-core.
+    // The attempt number alone does not identify a claim: revive starts it
+    // again from 0, so the worker that claims a revived job may see the same
+    // number twice. The claim's start time never repeats for a job (see
+    // `claim`), and every report carries it.
     let mut held = tx.prepare_cached(
         "SELECT seq, max_retries FROM jobs \
-         WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 AND attempts = ?3",
+         WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 AND attempts = ?3 \
+           AND started_at = ?4",
     )?;
     let mut results = Vec::with_capacity(reports.len());
     for report in reports {
+        let claim = params![
+            report.job_id.as_str(),
+            worker.as_str(),
+            report.attempt,
+            to_millis(report.started_at),
+        ];
         let found: Option<(i64, u32)> = held
-            .query_row(
-                params![report.job_id.as_str(), worker.as_str(), report.attempt],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row(claim, |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((seq, max_retries)) = found else {
             tracing::warn!(
