@@ -62,6 +62,7 @@ enum Phase {
 
 /// A job an executor is running.
 struct Running {
+    job_id: JobId,
     cancel: CancelToken,
     /// Set when the pool cancelled it to stop; its report becomes a release.
     released: bool,
@@ -76,7 +77,10 @@ pub(super) struct Coordinator {
     jobs: Option<Sender<Assignment>>,
     reports: Receiver<Report>,
     control: Receiver<Control>,
-    running: HashMap<JobId, Running>,
+    /// Keyed by dispatch number: one job can be in here twice, when a run
+    /// that lost its lease is still ending as a later claim of it runs.
+    running: HashMap<u64, Running>,
+    next_dispatch: u64,
     unsettled: Vec<AttemptReport>,
     phase: Phase,
     /// Whether the last claim found fewer jobs than it asked for.
@@ -111,6 +115,7 @@ impl Coordinator {
             reports: parts.reports,
             control: parts.control,
             running: HashMap::new(),
+            next_dispatch: 0,
             unsettled: Vec::new(),
             phase: Phase::Running,
             starved: false,
@@ -171,8 +176,9 @@ impl Coordinator {
         }
     }
 
-    fn accept(&mut self, Report { report }: Report) {
-        let Some(running) = self.running.remove(&report.job_id) else {
+    fn accept(&mut self, Report { dispatch, report }: Report) {
+        let Some(running) = self.running.remove(&dispatch) else {
+            tracing::error!(job_id = %report.job_id, "report for a job the pool never sent out");
             return;
         };
         if running.lost {
@@ -273,11 +279,22 @@ impl Coordinator {
     }
 
     fn dispatch(&mut self, job: queue_core::Job) {
+        // The store has just handed this job out again, so any earlier run of
+        // it here lost its claim, whether or not a renewal has noticed yet.
+        for earlier in self.running.values_mut() {
+            if earlier.job_id == job.id && !earlier.lost {
+                tracing::warn!(job_id = %job.id, "lease lost; cancelling the job");
+                earlier.lost = true;
+                earlier.cancel.cancel();
+            }
+        }
         let cancel = CancelToken::new();
-        let id = job.id.clone();
+        let dispatch = self.next_dispatch;
+        self.next_dispatch += 1;
         self.running.insert(
-            id,
+            dispatch,
             Running {
+                job_id: job.id.clone(),
                 cancel: cancel.clone(),
                 released: false,
                 lost: false,
@@ -286,7 +303,11 @@ impl Coordinator {
         // The channel holds as many jobs as there are executors and at most
         // that many are running or queued, so this send never blocks.
         if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(Assignment { job, cancel });
+            let _ = jobs.send(Assignment {
+                dispatch,
+                job,
+                cancel,
+            });
         }
     }
 
@@ -349,9 +370,9 @@ impl Coordinator {
                 return;
             }
         };
-        for (id, running) in &mut self.running {
-            if !running.lost && !held.contains(id) {
-                tracing::warn!(job_id = %id, "lease lost; cancelling the job");
+        for running in self.running.values_mut() {
+            if !running.lost && !held.contains(&running.job_id) {
+                tracing::warn!(job_id = %running.job_id, "lease lost; cancelling the job");
                 running.lost = true;
                 running.cancel.cancel();
             }
