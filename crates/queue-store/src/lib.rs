@@ -36,7 +36,7 @@ mod error;
 mod sqlite;
 mod store;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, MonotonicTime, SystemClock};
 pub use error::{BackendError, Result, StoreError};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore, SqliteStoreBuilder};
 pub use store::{ClaimRequest, JobQuery, Settled, Store, WorkerRecord, WorkerSignal};

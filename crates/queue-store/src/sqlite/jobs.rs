@@ -14,7 +14,32 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::rows::{JOB_COLUMNS, job_from_row, to_millis};
 use super::{queries, registry};
-use crate::{ClaimRequest, Result, Settled, StoreError};
+use crate::{ClaimRequest, MonotonicTime, Result, Settled, StoreError};
+
+/// The time on both of the store's clocks, read once per transaction.
+pub(super) struct Now {
+    pub(super) wall: Timestamp,
+    pub(super) monotonic: MonotonicTime,
+}
+
+/// Where a lease taken now for `lease` ends: on the monotonic clock, which
+/// decides, and on the wall clock, which is shown.
+struct LeaseEnd<'a> {
+    wall_ms: i64,
+    boot_id: &'a str,
+    deadline_ms: i64,
+}
+
+impl Now {
+    fn lease_end(&self, lease: Duration) -> LeaseEnd<'_> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        LeaseEnd {
+            wall_ms: to_millis(self.wall).saturating_add(lease_ms),
+            boot_id: &self.monotonic.boot_id,
+            deadline_ms: self.monotonic.millis.saturating_add(lease_ms),
+        }
+    }
+}
 
 /// The error recorded for an attempt whose worker stopped renewing its lease.
 pub(crate) const LOST_WORKER_ERROR: &str = "worker lost: its lease expired before it reported";
@@ -62,13 +87,13 @@ fn is_unique_violation(err: &rusqlite::Error) -> bool {
 pub(super) fn claim(
     tx: &Transaction<'_>,
     request: &ClaimRequest<'_>,
-    now: Timestamp,
+    now: &Now,
 ) -> Result<Vec<Job>> {
     if request.limit == 0 {
         return Ok(Vec::new());
     }
-    let now_ms = to_millis(now);
-    let lease_ms = i64::try_from(request.lease.as_millis()).unwrap_or(i64::MAX);
+    let now_ms = to_millis(now.wall);
+    let lease = now.lease_end(request.lease);
     // The kinds filter is a JSON array so that one cached statement serves
     // every list of kinds.
     let kinds = serde_json::to_string(request.kinds).unwrap_or_else(|_| "[]".into());
@@ -77,7 +102,8 @@ pub(super) fn claim(
     // clock stands still or steps back, so that it never names two claims.
     let sql = format!(
         "UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?1, \
-             lease_expires_at = ?2 + ?3, finished_at = NULL, updated_at = ?2, \
+             lease_expires_at = ?3, lease_boot = ?6, lease_deadline_ms = ?7, \
+             finished_at = NULL, updated_at = ?2, \
              started_at = CASE WHEN started_at >= ?2 THEN started_at + 1 ELSE ?2 END \
          WHERE seq IN ( \
              SELECT seq FROM jobs \
@@ -90,9 +116,11 @@ pub(super) fn claim(
     let mut rows = statement.query(params![
         request.worker.as_str(),
         now_ms,
-        lease_ms,
+        lease.wall_ms,
         i64::try_from(request.limit).unwrap_or(i64::MAX),
         kinds,
+        lease.boot_id,
+        lease.deadline_ms,
     ])?;
     let mut claimed = Vec::new();
     while let Some(row) = rows.next()? {
@@ -193,7 +221,8 @@ fn write_ended(tx: &Transaction<'_>, ended: &Ended<'_>, now: Timestamp) -> Resul
     let mut update = tx.prepare_cached(
         "UPDATE jobs SET state = ?2, run_at = coalesce(?3, run_at), finished_at = ?4, \
              exit_code = ?5, last_error = coalesce(?6, last_error), stdout = ?7, stderr = ?8, \
-             worker_id = NULL, lease_expires_at = NULL, updated_at = ?9 \
+             worker_id = NULL, lease_expires_at = NULL, lease_boot = NULL, \
+             lease_deadline_ms = NULL, updated_at = ?9 \
          WHERE seq = ?1 AND state = 'processing'",
     )?;
     update.execute(params![
@@ -245,17 +274,23 @@ pub(super) fn renew_leases(
     tx: &Transaction<'_>,
     worker: &WorkerId,
     lease: Duration,
-    now: Timestamp,
+    now: &Now,
 ) -> Result<Vec<JobId>> {
-    let until = to_millis(now).saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+    let until = now.lease_end(lease);
     let mut statement = tx.prepare_cached(
-        "UPDATE jobs SET lease_expires_at = ?2 \
+        "UPDATE jobs SET lease_expires_at = ?2, lease_boot = ?3, lease_deadline_ms = ?4 \
          WHERE state = 'processing' AND worker_id = ?1 RETURNING id",
     )?;
     let ids = statement
-        .query_map(params![worker.as_str(), until], |row| {
-            row.get::<_, String>(0)
-        })?
+        .query_map(
+            params![
+                worker.as_str(),
+                until.wall_ms,
+                until.boot_id,
+                until.deadline_ms
+            ],
+            |row| row.get::<_, String>(0),
+        )?
         .map(|id| JobId::new(id?).map_err(|err| StoreError::Corrupt(err.to_string())))
         .collect::<Result<Vec<_>>>()?;
     Ok(ids)
@@ -269,7 +304,8 @@ pub(super) fn release(
 ) -> Result<usize> {
     let mut released = tx.prepare_cached(
         "UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = ?3, \
-             worker_id = NULL, lease_expires_at = NULL, updated_at = ?3 \
+             worker_id = NULL, lease_expires_at = NULL, lease_boot = NULL, \
+             lease_deadline_ms = NULL, updated_at = ?3 \
          WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 \
          RETURNING seq, attempts + 1, started_at",
     )?;
@@ -299,23 +335,34 @@ pub(super) fn release(
     Ok(count)
 }
 
-pub(super) fn rescue_expired(tx: &Transaction<'_>, now: Timestamp) -> Result<Vec<JobId>> {
+pub(super) fn rescue_expired(tx: &Transaction<'_>, clocks: &Now) -> Result<Vec<JobId>> {
+    let now = clocks.wall;
     let policy = registry::config(tx)?.backoff();
+    // A lease has lapsed once the monotonic clock of its boot passed its
+    // deadline, or when it was taken in another boot. A lease without a
+    // boot was written before leases moved to the monotonic clock and
+    // falls back to the wall clock.
     let mut expired = tx.prepare_cached(
         "SELECT seq, id, attempts, max_retries, worker_id, started_at FROM jobs \
-         WHERE state = 'processing' AND lease_expires_at < ?1",
+         WHERE state = 'processing' AND CASE \
+             WHEN lease_boot IS NULL THEN lease_expires_at < ?1 \
+             ELSE lease_boot <> ?2 OR lease_deadline_ms < ?3 END",
     )?;
+    let reading = &clocks.monotonic;
     let lapsed = expired
-        .query_map(params![to_millis(now)], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, u32>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-            ))
-        })?
+        .query_map(
+            params![to_millis(now), reading.boot_id, reading.millis],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
+            },
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
 
     let outcome = AttemptOutcome::failed(LOST_WORKER_ERROR);

@@ -171,6 +171,15 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Both clocks, read before the transaction: a lease runs from when it
+    /// was asked for, not from when the write lock was granted.
+    fn clocks(&self) -> jobs::Now {
+        jobs::Now {
+            wall: self.clock.now(),
+            monotonic: self.clock.monotonic(),
+        }
+    }
+
     fn connection(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>> {
         Ok(self.pool.get()?)
     }
@@ -237,8 +246,8 @@ impl Store for SqliteStore {
     }
 
     fn claim(&self, request: &ClaimRequest<'_>) -> Result<Vec<Job>> {
-        let now = self.clock.now();
-        self.write(|tx| jobs::claim(tx, request, now))
+        let now = self.clocks();
+        self.write(|tx| jobs::claim(tx, request, &now))
     }
 
     fn settle(&self, worker: &WorkerId, reports: &[AttemptReport]) -> Result<Vec<Settled>> {
@@ -247,8 +256,8 @@ impl Store for SqliteStore {
     }
 
     fn renew_leases(&self, worker: &WorkerId, lease: Duration) -> Result<Vec<JobId>> {
-        let now = self.clock.now();
-        self.write(|tx| jobs::renew_leases(tx, worker, lease, now))
+        let now = self.clocks();
+        self.write(|tx| jobs::renew_leases(tx, worker, lease, &now))
     }
 
     fn release(&self, worker: &WorkerId, ids: &[JobId]) -> Result<usize> {
@@ -257,8 +266,8 @@ impl Store for SqliteStore {
     }
 
     fn rescue_expired(&self) -> Result<Vec<JobId>> {
-        let now = self.clock.now();
-        self.write(|tx| jobs::rescue_expired(tx, now))
+        let now = self.clocks();
+        self.write(|tx| jobs::rescue_expired(tx, &now))
     }
 
     fn revive(&self, id: &JobId) -> Result<Job> {

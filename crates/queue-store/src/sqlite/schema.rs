@@ -15,7 +15,8 @@ const APPLICATION_ID: i64 = 0x5143_544c;
 
 /// Each entry moves the schema one version up; its index plus one is the
 /// version it produces. Entries are never edited once released.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     seq              INTEGER PRIMARY KEY,
     id               TEXT NOT NULL UNIQUE,
@@ -97,7 +98,17 @@ CREATE TABLE workers (
     heartbeat_at   INTEGER NOT NULL,
     stop_requested INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- Leases move to the monotonic clock: the boot a lease was taken in and its
+-- deadline in milliseconds since that boot. `lease_expires_at` stays, on the
+-- wall clock, for people to read. Rescue finds lapsed leases among the
+-- running jobs through `jobs_running_owner`, so the wall-clock index goes.
+ALTER TABLE jobs ADD COLUMN lease_boot TEXT;
+ALTER TABLE jobs ADD COLUMN lease_deadline_ms INTEGER;
+DROP INDEX jobs_running_lease;
+"#,
+];
 
 /// The schema version this build writes and the newest it opens.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
