@@ -315,6 +315,7 @@ fn schema_version_1_is_migrated_and_keeps_its_jobs() {
     conn.execute_batch(
         "CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) \
              WHERE state = 'processing'; \
+         DROP INDEX jobs_waiting_order; \
          ALTER TABLE jobs DROP COLUMN lease_boot; \
          ALTER TABLE jobs DROP COLUMN lease_deadline_ms; \
          PRAGMA user_version = 1;",

@@ -8,6 +8,8 @@
 //! so "database is locked" does not reach users.
 
 mod jobs;
+#[cfg(test)]
+mod plans;
 mod queries;
 mod registry;
 mod rows;
@@ -92,9 +94,12 @@ impl SqliteStoreBuilder {
 
         let mut conn = Connection::open(&path).map_err(|err| open_error(err.to_string()))?;
         // Setting `synchronous` is the first statement that reads the file, so
-        // a file that is not SQLite at all is noticed here.
-        configure(&conn, self.synchronous).map_err(|err| schema::open_failure(err, &path))?;
-        schema::prepare(&mut conn, &path)?;
+        // a file that is not SQLite at all is noticed here. Many processes may
+        // open a new file at once, and all but one wait for its creation.
+        retry_busy(|| {
+            configure(&conn, self.synchronous).map_err(|err| schema::open_failure(err, &path))?;
+            schema::prepare(&mut conn, &path)
+        })?;
         drop(conn);
 
         let synchronous = self.synchronous;
@@ -188,31 +193,39 @@ impl SqliteStore {
     /// when the database stays busy past the busy timeout.
     fn write<T>(&self, mut work: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.connection()?;
-        let mut attempt = 0;
-        loop {
-            let result = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StoreError::from)
-                .and_then(|tx| {
-                    let value = work(&tx)?;
-                    tx.commit()?;
-                    Ok(value)
-                });
-            match result {
-                Err(err) if is_busy(&err) && attempt < BUSY_RETRIES => {
-                    attempt += 1;
-                    tracing::debug!(attempt, "database busy, retrying the transaction");
-                    std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
-                }
-                other => return other,
-            }
-        }
+        retry_busy(|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
     }
 
-    /// Runs `work` on a pooled connection, outside any explicit transaction.
-    fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    /// Runs `work` on a pooled connection, outside any explicit transaction,
+    /// trying again when the database stays busy. In WAL mode a read waits
+    /// for no writer, but it can still meet a busy file while another
+    /// process recovers or checkpoints the log.
+    fn read<T>(&self, mut work: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.connection()?;
-        work(&conn)
+        retry_busy(|| work(&conn))
+    }
+}
+
+/// Runs `work` until it succeeds, fails for another reason than a busy
+/// database, or has been tried [`BUSY_RETRIES`] more times, with a pause
+/// that doubles between tries (20 ms up to 640 ms, 2.5 s in all, on top of
+/// the busy timeout each statement already waited).
+fn retry_busy<T>(mut work: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        match work() {
+            Err(err) if is_busy(&err) && attempt < BUSY_RETRIES => {
+                attempt += 1;
+                tracing::debug!(attempt, "database busy, trying again");
+                std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -102,11 +102,17 @@ CREATE TABLE workers (
     r#"
 -- Leases move to the monotonic clock: the boot a lease was taken in and its
 -- deadline in milliseconds since that boot. `lease_expires_at` stays, on the
--- wall clock, for people to read. Rescue finds lapsed leases among the
--- running jobs through `jobs_running_owner`, so the wall-clock index goes.
+-- wall clock, for people to read. Rescue checks every running job, which
+-- `jobs_state_updated` finds, so the wall-clock index goes.
 ALTER TABLE jobs ADD COLUMN lease_boot TEXT;
 ALTER TABLE jobs ADD COLUMN lease_deadline_ms INTEGER;
 DROP INDEX jobs_running_lease;
+
+-- Listing pending or failed jobs in the order they will run, one state at a
+-- time: the claim order index mixes the two states, so a page of one of them
+-- could step over any number of the other.
+CREATE INDEX jobs_waiting_order ON jobs (state, priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
 "#,
 ];
 
@@ -181,6 +187,10 @@ pub(crate) fn open_failure(err: rusqlite::Error, path: &Path) -> StoreError {
             path: path.to_owned(),
             reason: "the file is not an SQLite database".into(),
         },
+        // Kept as the driver's error, so that opening tries again.
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::from(err)
+        }
         _ => StoreError::Open {
             path: path.to_owned(),
             reason: err.to_string(),
