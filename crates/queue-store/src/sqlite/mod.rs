@@ -43,7 +43,7 @@ const BUSY_RETRIES: u32 = 8;
 pub struct SqliteStoreBuilder {
     path: PathBuf,
     pool_size: u32,
-    synchronous: Synchronous,
+    synchronous: Option<Synchronous>,
     clock: Arc<dyn Clock>,
 }
 
@@ -54,11 +54,12 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// How hard a commit works to survive an OS crash or power loss. Default
-    /// [`Synchronous::Normal`]: an acknowledged write survives a crash of the
-    /// process, not always one of the machine.
+    /// How hard a commit works to survive an OS crash or power loss, for
+    /// this store's connections. Default: the queue's `synchronous` setting,
+    /// itself [`Synchronous::Normal`] unless changed: an acknowledged write
+    /// survives a crash of the process, not always one of the machine.
     pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
-        self.synchronous = synchronous;
+        self.synchronous = Some(synchronous);
         self
     }
 
@@ -96,13 +97,17 @@ impl SqliteStoreBuilder {
         // Setting `synchronous` is the first statement that reads the file, so
         // a file that is not SQLite at all is noticed here. Many processes may
         // open a new file at once, and all but one wait for its creation.
-        retry_busy(|| {
-            configure(&conn, self.synchronous).map_err(|err| schema::open_failure(err, &path))?;
-            schema::prepare(&mut conn, &path)
+        let setup = self.synchronous.unwrap_or_default();
+        let stored = retry_busy(|| {
+            configure(&conn, setup).map_err(|err| schema::open_failure(err, &path))?;
+            schema::prepare(&mut conn, &path)?;
+            registry::synchronous(&conn)
         })?;
         drop(conn);
 
-        let synchronous = self.synchronous;
+        // The level is a property of each connection, not of the file, so
+        // every connection of the pool applies it as it opens.
+        let synchronous = self.synchronous.or(stored).unwrap_or_default();
         let manager =
             SqliteConnectionManager::file(&path).with_init(move |c| configure(c, synchronous));
         // Connections are opened as they are needed, so a one-shot command
@@ -161,7 +166,7 @@ impl SqliteStore {
         SqliteStoreBuilder {
             path: path.into(),
             pool_size: 8,
-            synchronous: Synchronous::default(),
+            synchronous: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -340,5 +345,35 @@ impl Store for SqliteStore {
 
     fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `synchronous` level the store's connections run with, as SQLite
+    /// reports it (0 off, 1 normal, 2 full, 3 extra).
+    fn level(store: &SqliteStore) -> i64 {
+        store
+            .read(|conn| Ok(conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?))
+            .unwrap()
+    }
+
+    #[test]
+    fn connections_take_the_stored_synchronous_level_unless_the_builder_chooses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(level(&store), 1);
+
+        store.set_config(ConfigKey::Synchronous, "full").unwrap();
+
+        assert_eq!(level(&SqliteStore::open(&path).unwrap()), 2);
+        let chosen = SqliteStore::builder(&path)
+            .synchronous(Synchronous::Off)
+            .open()
+            .unwrap();
+        assert_eq!(level(&chosen), 0);
     }
 }
