@@ -35,8 +35,10 @@
 mod capture;
 mod handler;
 mod pool;
+mod reap;
 mod shell;
 
 pub use handler::{CancelToken, Execution, Handler, JobContext};
 pub use pool::{PoolBuilder, PoolError, PoolHandle, PoolSummary, WorkerPool};
+pub use reap::become_subreaper;
 pub use shell::ShellHandler;
