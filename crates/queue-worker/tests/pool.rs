@@ -94,3 +94,39 @@ fn revived_job_claimed_again_while_its_lost_run_ends_completes() {
     let results: Vec<&str> = history.iter().map(|a| a.result.as_str()).collect();
     assert_eq!(results, ["lost", "succeeded"]);
 }
+
+/// Periods too long to add to the clock are cut to a year rather than
+/// overflowing it: a pool given the longest lease, poll interval and
+/// shutdown grace there are still claims, drains and stops.
+#[test]
+fn longest_periods_do_not_overflow_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("queue.db")).unwrap());
+    let ids = store
+        .enqueue(vec![JobSpec::new("test", serde_json::json!(null))])
+        .unwrap();
+    let handler = |ctx: &JobContext| {
+        ctx.cancel().wait_timeout(Duration::from_secs(20));
+        Execution::failed("cancelled")
+    };
+    let pool = WorkerPool::builder(store.clone())
+        .handler("test", handler)
+        .lease(Duration::MAX)
+        .poll_interval(Duration::MAX)
+        .shutdown_grace(Duration::MAX)
+        .start()
+        .unwrap();
+    wait_until("the job runs", Duration::from_secs(10), || {
+        store.job(&ids[0]).unwrap().unwrap().state == JobState::Processing
+    });
+
+    pool.handle().shutdown();
+    pool.handle().stop_now();
+    let summary = pool.join().unwrap();
+
+    assert_eq!(summary.released, 1, "{summary:?}");
+    assert_eq!(
+        store.job(&ids[0]).unwrap().unwrap().state,
+        JobState::Pending
+    );
+}

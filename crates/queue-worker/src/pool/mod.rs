@@ -31,6 +31,11 @@ use crate::Handler;
 /// How many jobs one claim statement takes at most.
 const MAX_CLAIM_BATCH: usize = 128;
 
+/// The longest lease, poll interval or shutdown grace a pool takes; longer
+/// ones are cut to this. The coordinator adds them to `Instant`s, which
+/// cannot reach arbitrarily far into the future.
+const MAX_PERIOD: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// Why a pool could not start or run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -74,23 +79,25 @@ impl PoolBuilder {
         self
     }
 
-    /// How long a claim lasts without renewal. Default: the `lease` setting (30 s).
+    /// How long a claim lasts without renewal: from 100 ms to a year.
+    /// Default: the `lease` setting (30 s).
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = Some(lease.max(Duration::from_millis(100)));
+        self.lease = Some(lease.clamp(Duration::from_millis(100), MAX_PERIOD));
         self
     }
 
-    /// How often an idle pool looks for due jobs. Default: the `poll-interval`
-    /// setting (1 s).
+    /// How often an idle pool looks for due jobs: from 1 ms to a year.
+    /// Default: the `poll-interval` setting (1 s).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = Some(interval.max(Duration::from_millis(1)));
+        self.poll_interval = Some(interval.clamp(Duration::from_millis(1), MAX_PERIOD));
         self
     }
 
     /// How long running jobs may take to finish after a graceful shutdown
-    /// begins, before they are cancelled and released. Default 30 s.
+    /// begins, before they are cancelled and released: at most a year.
+    /// Default 30 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.shutdown_grace = grace;
+        self.shutdown_grace = grace.min(MAX_PERIOD);
         self
     }
 
@@ -115,8 +122,11 @@ impl PoolBuilder {
         let config = self.store.config()?;
         let settings = coordinator::Settings {
             concurrency: self.concurrency,
-            lease: self.lease.unwrap_or(config.lease),
-            poll_interval: self.poll_interval.unwrap_or(config.poll_interval),
+            lease: self.lease.unwrap_or(config.lease).min(MAX_PERIOD),
+            poll_interval: self
+                .poll_interval
+                .unwrap_or(config.poll_interval)
+                .min(MAX_PERIOD),
             shutdown_grace: self.shutdown_grace,
             claim_batch: self.concurrency.min(MAX_CLAIM_BATCH),
             kinds: self.handlers.keys().cloned().collect(),
