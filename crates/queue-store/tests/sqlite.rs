@@ -97,6 +97,31 @@ fn opening_in_a_missing_directory_fails_with_open() {
     assert!(!dir.path().join("missing").exists());
 }
 
+/// A path under a regular file, as if it were a directory, is refused naming
+/// the file, which is left as it was.
+#[test]
+fn opening_under_a_regular_file_fails_with_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "not a directory\n").unwrap();
+
+    let err = SqliteStore::open(file.join("queue.db")).unwrap_err();
+
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains("is not a directory"), "{err}");
+    assert_eq!(read(&file), b"not a directory\n");
+}
+
+/// A device is not a database file: it is refused before SQLite writes a
+/// journal beside it.
+#[test]
+fn opening_a_device_fails_with_open() {
+    let err = SqliteStore::open("/dev/null").unwrap_err();
+
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
 /// A file that is not SQLite is refused as not a queue and left byte for byte.
 #[test]
 fn text_file_is_refused_and_left_unchanged() {

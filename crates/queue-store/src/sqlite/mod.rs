@@ -71,21 +71,36 @@ impl SqliteStoreBuilder {
 
     /// Opens the database, creating it if missing and migrating it if old.
     ///
-    /// A path that is a directory, a file that is not a queuectl database and a
-    /// database from a newer queuectl are refused without being changed.
+    /// A path that is a directory or not a regular file, a file that is not a
+    /// queuectl database and a database from a newer queuectl are refused
+    /// without being changed.
     pub fn open(self) -> Result<SqliteStore> {
         let path = self.path;
         let open_error = |reason: String| StoreError::Open {
             path: path.clone(),
             reason,
         };
-        if path.is_dir() {
-            return Err(open_error(
-                "it is a directory; name a file inside it".into(),
-            ));
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(open_error(
+                    "it is a directory; name a file inside it".into(),
+                ));
+            }
+            // SQLite would write its journal beside a device or a pipe and
+            // fail at the first sync, or block on the pipe.
+            Ok(meta) if !meta.is_file() => {
+                return Err(open_error("it is not a regular file".into()));
+            }
+            _ => {}
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.is_dir() {
+            if parent.exists() && !parent.is_dir() {
+                return Err(open_error(format!(
+                    "{} is not a directory",
+                    parent.display()
+                )));
+            }
+            if !parent.exists() {
                 return Err(open_error(format!(
                     "directory {} does not exist",
                     parent.display()
