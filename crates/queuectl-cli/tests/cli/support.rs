@@ -41,8 +41,14 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    fn of(command: &mut Command) -> Self {
+    /// Runs `command` to its end.
+    pub(crate) fn of(command: &mut Command) -> Self {
         let output = command.output().expect("queuectl could not be started");
+        Self::from_output(&output)
+    }
+
+    /// How a process that has ended, ended.
+    pub(crate) fn from_output(output: &std::process::Output) -> Self {
         Self {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
