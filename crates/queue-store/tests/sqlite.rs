@@ -363,3 +363,29 @@ fn schema_version_1_is_migrated_and_keeps_its_jobs() {
     clock.advance(Duration::from_secs(31));
     assert_eq!(store.rescue_expired().unwrap(), [id]);
 }
+
+/// Many processes opening a new file at once all get the queue: none sees
+/// another's half-made schema, and none finds the file busy.
+#[test]
+fn concurrent_first_opens_all_succeed() {
+    const OPENERS: usize = 8;
+    for _ in 0..150 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let start = std::sync::Barrier::new(OPENERS);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..OPENERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        SqliteStore::open(&path).map(drop)
+                    })
+                })
+                .collect();
+            openers.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for result in results {
+            result.unwrap();
+        }
+    }
+}

@@ -165,18 +165,20 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
 }
 
 /// Reads the application id, schema version and table count.
+///
+/// One statement reads all three, so they come from one snapshot: read one
+/// by one, they could straddle another process's creation of the schema,
+/// and a new queue would look like another application's database (tables,
+/// but no application id yet).
 fn read_header(conn: &Connection, path: &Path) -> Result<(i64, i64, i64)> {
-    let read = || -> rusqlite::Result<(i64, i64, i64)> {
-        let app_id = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
-        let version = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        let tables = conn.query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
-            [],
-            |row| row.get(0),
-        )?;
-        Ok((app_id, version, tables))
-    };
-    read().map_err(|err| open_failure(err, path))
+    conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id), \
+                (SELECT user_version FROM pragma_user_version), \
+                (SELECT count(*) FROM sqlite_schema WHERE type = 'table')",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )
+    .map_err(|err| open_failure(err, path))
 }
 
 /// Names the failure of one of the first statements to read a file: a file
