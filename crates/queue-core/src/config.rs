@@ -27,6 +27,9 @@ pub struct QueueConfig {
     pub poll_interval: Duration,
     /// The most bytes of each of stdout and stderr kept per attempt. Default 64 KiB.
     pub output_limit_bytes: u64,
+    /// How hard a commit works to survive an OS crash or power loss, for
+    /// stores that sync to a local disk. Default [`Synchronous::Normal`].
+    pub synchronous: Synchronous,
 }
 
 impl Default for QueueConfig {
@@ -39,6 +42,7 @@ impl Default for QueueConfig {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
             output_limit_bytes: 64 * 1024,
+            synchronous: Synchronous::Normal,
         }
     }
 }
@@ -111,6 +115,11 @@ impl QueueConfig {
                     .filter(|n| (1024..=64 * 1024 * 1024).contains(n))
                     .ok_or_else(|| bad("expected a number of bytes from 1024 to 67108864"))?;
             }
+            ConfigKey::Synchronous => {
+                self.synchronous = value
+                    .parse()
+                    .map_err(|_| bad("expected off, normal, full or extra"))?;
+            }
         }
         Ok(())
     }
@@ -125,6 +134,7 @@ impl QueueConfig {
             ConfigKey::Lease => format_duration(self.lease),
             ConfigKey::PollInterval => format_duration(self.poll_interval),
             ConfigKey::OutputLimit => self.output_limit_bytes.to_string(),
+            ConfigKey::Synchronous => self.synchronous.as_str().to_owned(),
         }
     }
 }
@@ -164,11 +174,13 @@ pub enum ConfigKey {
     PollInterval,
     /// `output-limit`: bytes of each output stream kept per attempt.
     OutputLimit,
+    /// `synchronous`: how hard a commit works to survive an OS crash or power loss.
+    Synchronous,
 }
 
 impl ConfigKey {
     /// Every key, in the order `config list` shows them.
-    pub const ALL: [ConfigKey; 7] = [
+    pub const ALL: [ConfigKey; 8] = [
         ConfigKey::MaxRetries,
         ConfigKey::BackoffBase,
         ConfigKey::BackoffMax,
@@ -176,6 +188,7 @@ impl ConfigKey {
         ConfigKey::Lease,
         ConfigKey::PollInterval,
         ConfigKey::OutputLimit,
+        ConfigKey::Synchronous,
     ];
 
     /// The key's name as users type it.
@@ -188,6 +201,7 @@ impl ConfigKey {
             ConfigKey::Lease => "lease",
             ConfigKey::PollInterval => "poll-interval",
             ConfigKey::OutputLimit => "output-limit",
+            ConfigKey::Synchronous => "synchronous",
         }
     }
 
@@ -201,6 +215,7 @@ impl ConfigKey {
             ConfigKey::Lease => "how long a worker's claim lasts without a heartbeat",
             ConfigKey::PollInterval => "how often an idle worker looks for due jobs",
             ConfigKey::OutputLimit => "bytes of each of stdout and stderr kept per attempt",
+            ConfigKey::Synchronous => "commit durability: off, normal, full or extra",
         }
     }
 }
@@ -228,18 +243,25 @@ impl FromStr for ConfigKey {
 }
 
 /// How hard SQLite works to make a commit survive a crash of the machine.
+///
+/// Every level keeps an acknowledged commit through a crash of the process
+/// (killed, aborted, out of memory): a commit returns only once its pages
+/// are with the operating system, which writes them out whatever becomes of
+/// the process. The levels differ in what survives the operating system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Synchronous {
     /// No syncs: a commit can be lost by an OS crash or power loss, and the
-    /// database can be corrupted by one. Survives a process crash.
+    /// database can be corrupted by one.
     Off,
     /// With WAL, sync at checkpoints only: the last commits can be lost by an
     /// OS crash or power loss, but the database stays intact. The default.
     #[default]
     Normal,
-    /// Sync the log at every commit: an acknowledged commit survives power loss.
+    /// Sync the log at every commit: an acknowledged commit survives an OS
+    /// crash or power loss, on a disk that honours the sync.
     Full,
-    /// As `Full`, and also syncs the directory.
+    /// As `Full`, and also syncs the directory after a journal file is
+    /// deleted; with the write-ahead log that queuectl uses, the same as `Full`.
     Extra,
 }
 
@@ -300,6 +322,21 @@ mod tests {
     }
 
     #[test]
+    fn synchronous_takes_each_level_in_any_case() {
+        let mut config = QueueConfig::default();
+        for (text, level) in [
+            ("off", Synchronous::Off),
+            ("NORMAL", Synchronous::Normal),
+            (" Full ", Synchronous::Full),
+            ("extra", Synchronous::Extra),
+        ] {
+            config.set(ConfigKey::Synchronous, text).unwrap();
+            assert_eq!(config.synchronous, level);
+            assert_eq!(config.get(ConfigKey::Synchronous), level.as_str());
+        }
+    }
+
+    #[test]
     fn bad_values_are_refused_and_change_nothing() {
         let cases = [
             (ConfigKey::MaxRetries, "-1"),
@@ -316,6 +353,8 @@ mod tests {
             (ConfigKey::PollInterval, "1ms"),
             (ConfigKey::OutputLimit, "10"),
             (ConfigKey::OutputLimit, ""),
+            (ConfigKey::Synchronous, "2"),
+            (ConfigKey::Synchronous, "fsync"),
         ];
         for (key, value) in cases {
             let mut config = QueueConfig::default();

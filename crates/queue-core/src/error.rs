@@ -43,6 +43,16 @@ pub enum SpecError {
     /// A payload that cannot be represented as JSON.
     #[error("payload cannot be stored as JSON: {0}")]
     Payload(String),
+    /// A field of the JSON form holding the wrong kind of value.
+    #[error("{field} must be {expected}, got {found}")]
+    WrongType {
+        /// The field's name as users write it.
+        field: &'static str,
+        /// What it must hold.
+        expected: String,
+        /// What it held, as JSON.
+        found: String,
+    },
     /// A time that is not RFC 3339.
     #[error("run_at {0:?} is not an RFC 3339 time such as 2026-12-24T10:00:00Z")]
     BadTime(String),

@@ -63,7 +63,9 @@ pub struct AttemptReport {
     pub stdout: Option<String>,
     /// The kept tail of standard error.
     pub stderr: Option<String>,
-    /// When the attempt started running.
+    /// When the attempt started: the claimed job's `started_at`, unchanged.
+    /// With the attempt number it names the claim the report is about, so a
+    /// report from an earlier claim of the same job is refused.
     pub started_at: Timestamp,
     /// When the attempt ended.
     pub finished_at: Timestamp,

@@ -266,73 +266,104 @@ pub struct NewJob {
     pub created_at: Timestamp,
 }
 
-/// The JSON form as written by users; numbers are read wide so that an
-/// out-of-range value is reported with its range instead of a type error.
+/// The JSON form as written by users. Every field is read as any JSON value
+/// and then checked here, so that a wrong type or an out-of-range number is
+/// reported with the field's name and range rather than as a type error.
+/// `null` is the same as leaving a field out.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSpec {
-    id: Option<String>,
-    kind: Option<String>,
-    command: Option<String>,
+    id: Option<serde_json::Value>,
+    kind: Option<serde_json::Value>,
+    command: Option<serde_json::Value>,
     payload: Option<serde_json::Value>,
-    priority: Option<i64>,
-    max_retries: Option<i64>,
-    run_at: Option<String>,
-    delay: Option<i64>,
-    timeout: Option<i64>,
+    priority: Option<serde_json::Value>,
+    max_retries: Option<serde_json::Value>,
+    run_at: Option<serde_json::Value>,
+    delay: Option<serde_json::Value>,
+    timeout: Option<serde_json::Value>,
 }
 
 impl RawSpec {
     fn into_spec(self) -> Result<JobSpec, SpecError> {
-        let kind = self.kind.unwrap_or_else(|| SHELL_KIND.to_owned());
+        let kind = text("kind", self.kind)?.unwrap_or_else(|| SHELL_KIND.to_owned());
         if kind == SHELL_KIND && self.payload.is_some() {
             return Err(SpecError::Json(
                 "payload is for jobs of other kinds; use command".into(),
             ));
         }
-        let id = self.id.map(JobId::new).transpose()?;
-        let priority = match self.priority {
-            Some(p) => {
-                let limit = i64::from(PRIORITY_LIMIT);
-                check_range("priority", p, -limit, limit)?;
-                p as i32
-            }
-            None => 0,
-        };
-        let max_retries = self
-            .max_retries
-            .map(|n| check_range("max_retries", n, 0, MAX_RETRIES_LIMIT.into()).map(|()| n as u32))
-            .transpose()?;
-        let timeout_secs = self
-            .timeout
-            .map(|n| check_range("timeout", n, 0, TIMEOUT_LIMIT_SECS as i64).map(|()| n as u64))
-            .transpose()?;
-        let delay = self
-            .delay
-            .map(|n| {
-                check_range("delay", n, 0, DELAY_LIMIT_SECS as i64)
-                    .map(|()| Duration::from_secs(n as u64))
-            })
-            .transpose()?;
-        let run_at = self
-            .run_at
+        if kind != SHELL_KIND && self.command.is_some() {
+            return Err(SpecError::Json(format!(
+                "command is for shell jobs; a job of kind {kind:?} takes a payload"
+            )));
+        }
+        if self.run_at.is_some() && self.delay.is_some() {
+            return Err(SpecError::Json(
+                "run_at and delay both say when the job runs; give one".into(),
+            ));
+        }
+        let id = text("id", self.id)?.map(JobId::new).transpose()?;
+        let limit = i64::from(PRIORITY_LIMIT);
+        let priority = whole("priority", self.priority, -limit, limit)?.unwrap_or(0);
+        let max_retries = whole("max_retries", self.max_retries, 0, MAX_RETRIES_LIMIT.into())?;
+        let timeout = whole("timeout", self.timeout, 0, TIMEOUT_LIMIT_SECS as i64)?;
+        let delay = whole("delay", self.delay, 0, DELAY_LIMIT_SECS as i64)?;
+        let run_at = text("run_at", self.run_at)?
             .map(|text| {
                 chrono::DateTime::parse_from_rfc3339(&text)
                     .map(|t| t.with_timezone(&chrono::Utc))
                     .map_err(|_| SpecError::BadTime(text))
             })
             .transpose()?;
+        // The ranges checked above fit every target type.
         Ok(JobSpec {
             id,
             kind,
-            command: self.command,
+            command: text("command", self.command)?,
             payload: self.payload,
-            priority,
-            max_retries,
+            priority: priority as i32,
+            max_retries: max_retries.map(|n| n as u32),
             run_at,
-            delay,
-            timeout_secs,
+            delay: delay.map(|n| Duration::from_secs(n as u64)),
+            timeout_secs: timeout.map(|n| n as u64),
         })
+    }
+}
+
+/// A string field's value.
+fn text(
+    field: &'static str,
+    value: Option<serde_json::Value>,
+) -> Result<Option<String>, SpecError> {
+    match value {
+        None => Ok(None),
+        Some(serde_json::Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(SpecError::WrongType {
+            field,
+            expected: "a string".to_owned(),
+            found: other.to_string(),
+        }),
+    }
+}
+
+/// A whole-number field's value, from `min` to `max`.
+fn whole(
+    field: &'static str,
+    value: Option<serde_json::Value>,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, SpecError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match value.as_i64() {
+        Some(n) => check_range(field, n, min, max).map(|()| Some(n)),
+        // Fractions, numbers beyond 64 bits and other types alike.
+        None => Err(SpecError::WrongType {
+            field,
+            expected: format!("a whole number from {min} to {max}"),
+            found: value.to_string(),
+        }),
     }
 }
 
@@ -394,11 +425,38 @@ mod tests {
             (r#"{"command":"x","id":""}"#, "job id is empty"),
             (
                 r#"{"command":"x","max_retries":1e3}"#,
-                "invalid type: floating point",
+                "max_retries must be a whole number from 0 to 1000, got 1000.0",
             ),
             (
                 r#"{"command":"x","priority":18446744073709551616}"#,
-                "invalid job spec",
+                "priority must be a whole number from -1000000 to 1000000, \
+                 got 1.8446744073709552e+19",
+            ),
+            (
+                r#"{"command":"x","priority":"5"}"#,
+                "priority must be a whole number from -1000000 to 1000000, got \"5\"",
+            ),
+            (
+                r#"{"command":"x","timeout":9223372036854775807}"#,
+                "timeout must be between 0 and 2592000, got 9223372036854775807",
+            ),
+            (r#"{"command":5}"#, "command must be a string, got 5"),
+            (r#"{"command":"x","id":7}"#, "id must be a string, got 7"),
+            (
+                r#"{"command":"x","run_at":1766570400}"#,
+                "run_at must be a string, got 1766570400",
+            ),
+            (
+                r#"{"command":"x","run_at":"2026-02-30T10:00:00Z"}"#,
+                "not an RFC 3339 time",
+            ),
+            (
+                r#"{"command":"x","run_at":"2026-12-24T10:00:00Z","delay":5}"#,
+                "run_at and delay both say when the job runs",
+            ),
+            (
+                r#"{"command":"a","command":"b"}"#,
+                "duplicate field `command`",
             ),
             (r#"{"command":"x","#, "invalid job spec"),
             (r#"[]"#, "invalid job spec"),

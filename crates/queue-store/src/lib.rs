@@ -54,7 +54,7 @@ pub use crate::postgres::{
     DEFAULT_SCHEMA as POSTGRES_DEFAULT_SCHEMA, POSTGRES_SCHEMA_VERSION, PostgresStore,
     PostgresStoreBuilder,
 };
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, MonotonicTime, SystemClock};
 pub use error::{BackendError, Result, StoreError};
 /// The SQLite bindings this crate is built on, for [`sqlite::enqueue_in`]:
 /// an application that uses this re-export shares the crate's version of

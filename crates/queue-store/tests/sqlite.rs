@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
-use queue_core::{JobSpec, JobState};
-use queue_store::{ManualClock, SCHEMA_VERSION, SqliteStore, Store, StoreError};
+use queue_core::{JobSpec, JobState, WorkerId};
+use queue_store::{
+    ClaimRequest, Clock, ManualClock, SCHEMA_VERSION, SqliteStore, Store, StoreError,
+};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
@@ -93,6 +95,31 @@ fn opening_in_a_missing_directory_fails_with_open() {
 
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
     assert!(!dir.path().join("missing").exists());
+}
+
+/// A path under a regular file, as if it were a directory, is refused naming
+/// the file, which is left as it was.
+#[test]
+fn opening_under_a_regular_file_fails_with_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "not a directory\n").unwrap();
+
+    let err = SqliteStore::open(file.join("queue.db")).unwrap_err();
+
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains("is not a directory"), "{err}");
+    assert_eq!(read(&file), b"not a directory\n");
+}
+
+/// A device is not a database file: it is refused before SQLite writes a
+/// journal beside it.
+#[test]
+fn opening_a_device_fails_with_open() {
+    let err = SqliteStore::open("/dev/null").unwrap_err();
+
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
 }
 
 /// A file that is not SQLite is refused as not a queue and left byte for byte.
@@ -252,4 +279,158 @@ fn enqueue_wakes_a_registered_worker() {
         !source.wait(Duration::from_millis(100)).unwrap(),
         "one wake-up answers every enqueue before it"
     );
+}
+
+/// A store on a fresh file whose clock the test moves, and the job `j`
+/// claimed by worker `w` for 30 s.
+fn claimed_job() -> (SqliteHarness, queue_core::JobId, WorkerId) {
+    let harness = SqliteHarness::new();
+    let id = queue_core::JobId::new("j").unwrap();
+    let worker = WorkerId::from_stored("w");
+    harness
+        .store
+        .enqueue(vec![JobSpec::shell("true").with_id(id.clone())])
+        .unwrap();
+    let request = ClaimRequest {
+        worker: &worker,
+        limit: 1,
+        lease: Duration::from_secs(30),
+        kinds: &[],
+    };
+    assert_eq!(harness.store.claim(&request).unwrap().len(), 1);
+    (harness, id, worker)
+}
+
+/// The wall clock stepping forward a day does not expire a lease that is
+/// still running on the monotonic clock; the lease lapses when 30 s have
+/// passed on that clock.
+#[test]
+fn wall_clock_jump_forward_does_not_expire_a_live_lease() {
+    let (h, id, worker) = claimed_job();
+
+    h.clock.set(h.clock.now() + chrono::Duration::days(1));
+
+    assert!(h.store.rescue_expired().unwrap().is_empty());
+    assert_eq!(
+        h.store
+            .renew_leases(&worker, Duration::from_secs(30))
+            .unwrap(),
+        std::slice::from_ref(&id)
+    );
+    h.clock.advance(Duration::from_secs(30));
+    assert!(h.store.rescue_expired().unwrap().is_empty());
+    h.clock.advance(Duration::from_millis(1));
+    assert_eq!(h.store.rescue_expired().unwrap(), [id]);
+}
+
+/// The wall clock stepping back a day does not keep the lease of a worker
+/// that stopped renewing: it lapses after 30 s on the monotonic clock.
+#[test]
+fn wall_clock_jump_back_does_not_keep_a_dead_lease() {
+    let (h, id, _) = claimed_job();
+
+    h.clock.set(h.clock.now() - chrono::Duration::days(1));
+    h.clock.advance(Duration::from_secs(31));
+
+    assert_eq!(h.store.rescue_expired().unwrap(), std::slice::from_ref(&id));
+    let job = h.store.job(&id).unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert!(job.last_error.unwrap_or_default().contains("worker lost"));
+}
+
+/// A lease taken before the machine restarted has lapsed, however far its
+/// deadline is from the new boot's clock.
+#[test]
+fn lease_from_a_previous_boot_has_lapsed() {
+    let (h, id, worker) = claimed_job();
+
+    h.clock.reboot();
+
+    assert_eq!(h.store.rescue_expired().unwrap(), [id]);
+    assert!(
+        h.store
+            .renew_leases(&worker, Duration::from_secs(30))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A lease written without a boot, as by a worker built before leases moved
+/// to the monotonic clock, lapses by the wall clock.
+#[test]
+fn lease_without_a_boot_lapses_by_the_wall_clock() {
+    let (h, id, _) = claimed_job();
+    let conn = Connection::open(&h.path).unwrap();
+    conn.execute(
+        "UPDATE jobs SET lease_boot = NULL, lease_deadline_ms = NULL",
+        [],
+    )
+    .unwrap();
+
+    h.clock.advance(Duration::from_secs(30));
+    assert!(h.store.rescue_expired().unwrap().is_empty());
+    h.clock.advance(Duration::from_secs(1));
+    assert_eq!(h.store.rescue_expired().unwrap(), [id]);
+}
+
+/// A database at schema version 1 is brought up to date on open, keeping
+/// its jobs, and its running job's wall-clock lease still lapses.
+#[test]
+fn schema_version_1_is_migrated_and_keeps_its_jobs() {
+    let (h, id, _) = claimed_job();
+    let path = h.path.clone();
+    let clock = h.clock.clone();
+    let conn = Connection::open(&path).unwrap();
+    // Undo the second migration by hand.
+    conn.execute_batch(
+        "CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) \
+             WHERE state = 'processing'; \
+         DROP INDEX jobs_waiting_order; \
+         ALTER TABLE jobs DROP COLUMN lease_boot; \
+         ALTER TABLE jobs DROP COLUMN lease_deadline_ms; \
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    drop(h.store);
+
+    let store = SqliteStore::builder(&path)
+        .clock(clock.clone())
+        .open()
+        .unwrap();
+
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(store.job(&id).unwrap().unwrap().state, JobState::Processing);
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(store.rescue_expired().unwrap(), [id]);
+}
+
+/// Many processes opening a new file at once all get the queue: none sees
+/// another's half-made schema, and none finds the file busy.
+#[test]
+fn concurrent_first_opens_all_succeed() {
+    const OPENERS: usize = 8;
+    for _ in 0..150 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let start = std::sync::Barrier::new(OPENERS);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..OPENERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        SqliteStore::open(&path).map(drop)
+                    })
+                })
+                .collect();
+            openers.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for result in results {
+            result.unwrap();
+        }
+    }
 }

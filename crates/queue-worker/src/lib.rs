@@ -116,6 +116,7 @@ mod client;
 mod events;
 mod handler;
 mod pool;
+mod reap;
 mod shell;
 mod typed;
 
@@ -123,5 +124,6 @@ pub use client::Client;
 pub use events::{AttemptRef, EVENT_BUFFER, JobEvent};
 pub use handler::{CancelToken, Execution, Handler, JobContext};
 pub use pool::{PoolBuilder, PoolError, PoolHandle, PoolSummary, WorkerPool};
+pub use reap::become_subreaper;
 pub use shell::ShellHandler;
 pub use typed::{JobError, TypedHandler};

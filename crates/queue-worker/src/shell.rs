@@ -22,6 +22,15 @@
 //! needs a long-lived daemon must detach it from the group itself (`setsid`),
 //! and then it is no longer the queue's business.
 //!
+//! # No zombies
+//!
+//! The shell is reaped through its `Child`. Its children outlive it when the
+//! group is signalled; in a process that called
+//! [`become_subreaper`](crate::become_subreaper) they become the worker's
+//! children, and the handler reaps them by group before the attempt ends, so
+//! a stopped job ends as soon as its processes are gone. Orphans that left
+//! the group are reaped when a later attempt ends (see the `reap` module).
+//!
 //! # Output
 //!
 //! Standard output and standard error are each drained by a thread of their
@@ -45,6 +54,7 @@ use wait_timeout::ChildExt;
 
 use crate::capture::Capture;
 use crate::handler::{Execution, Handler, JobContext};
+use crate::reap;
 
 /// The longest the handler waits on the child before checking the deadline
 /// and the cancel signal again; it bounds how late either is noticed.
@@ -56,6 +66,11 @@ const POLL_SLICE: Duration = Duration::from_millis(50);
 /// when a process that left the group keeps a pipe open (see
 /// `Capture::finish`).
 const OUTPUT_DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// How long to wait for a group sent `SIGKILL` to empty once its shell is
+/// reaped. Killed processes die at once, and with a subreaper their
+/// zombies are reaped here; a zombie given to PID 1 is not waited for long.
+const EMPTY_WAIT: Duration = Duration::from_millis(500);
 
 /// The error of an attempt stopped by its [`CancelToken`](crate::CancelToken).
 const CANCELLED_ERROR: &str = "cancelled by the worker (shutdown or lost lease)";
@@ -140,16 +155,18 @@ impl Handler for ShellHandler {
             return Execution::failed(CANCELLED_ERROR);
         }
 
-        let mut child = match Command::new("sh")
+        let mut shell = Command::new("sh");
+        shell
             .arg("-c")
             .arg(command)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-        {
-            Ok(child) => child,
+            .process_group(0);
+        // The tracking lasts to the end of the attempt, when the shell has
+        // been reaped whichever way it ended.
+        let (mut child, _tracked) = match reap::spawn_tracked(&mut shell) {
+            Ok(spawned) => spawned,
             Err(err) => return Execution::failed(format!("cannot start sh: {err}")),
         };
         let group = ProcessGroup::led_by(&child);
@@ -160,6 +177,7 @@ impl Handler for ShellHandler {
             Err(err) => {
                 group.signal(Signal::SIGKILL);
                 reap(&mut child);
+                group.empty_within(EMPTY_WAIT);
                 return Execution::failed(format!("cannot read the output of sh: {err}"));
             }
         };
@@ -171,6 +189,7 @@ impl Handler for ShellHandler {
             kill_grace: self.kill_grace,
         }
         .run();
+        reap::sweep_orphans();
 
         Execution {
             outcome: ending.outcome(),
@@ -300,6 +319,22 @@ impl ProcessGroup {
     fn is_alive(self) -> bool {
         killpg(self.0, None).is_ok()
     }
+
+    /// Reaps the group's members that are this process's children, and says
+    /// whether the group is now empty. Only once the shell is reaped.
+    fn reap(self) -> bool {
+        reap::reap_group(self.0);
+        !self.is_alive()
+    }
+
+    /// Reaps the group's members until it is empty or `limit` has passed;
+    /// only once the shell is reaped and the group was sent `SIGKILL`.
+    fn empty_within(self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.reap() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 /// Watches one running shell until it exits, times out or is cancelled.
@@ -325,6 +360,7 @@ impl Supervisor<'_> {
                 attempt = self.ctx.attempt(),
                 "killed processes the job left running"
             );
+            self.group.empty_within(EMPTY_WAIT);
         }
         ending
     }
@@ -383,10 +419,11 @@ impl Supervisor<'_> {
                     Err(_) => break,
                 }
             }
-            // The shell is reaped first so that it no longer counts as a
-            // member; its own unreaped children still do, and keep this
-            // waiting until the grace ends.
-            if shell_reaped && !self.group.is_alive() {
+            // The shell is reaped first, through its `Child`, before its
+            // orphans are reaped by group (see `reap`). Orphans given to
+            // PID 1 rather than to this process stay members until PID 1
+            // reaps them, and keep this waiting up to the grace.
+            if shell_reaped && self.group.reap() {
                 return;
             }
 
@@ -399,7 +436,8 @@ impl Supervisor<'_> {
             }
             let slice = left.min(POLL_SLICE);
             if shell_reaped {
-                thread::sleep(slice);
+                // Members killed by the signal are reaped within moments.
+                thread::sleep(slice.min(Duration::from_millis(5)));
             } else if self.child.wait_timeout(slice).is_err() {
                 break;
             }
@@ -410,6 +448,7 @@ impl Supervisor<'_> {
         if !shell_reaped {
             reap(self.child);
         }
+        self.group.empty_within(EMPTY_WAIT);
     }
 
     fn debug(&self, message: &str) {
@@ -702,6 +741,95 @@ mod tests {
 
         assert_eq!(execution.outcome, AttemptOutcome::Succeeded);
         assert_eq!(execution.stdout.as_deref(), Some("\u{FFFD}\u{FFFD}ok"));
+    }
+
+    /// Reads `/proc/<pid>/stat`: the state letter, parent pid and process
+    /// group, or `None` once the process is gone.
+    fn stat(pid: i32) -> Option<(char, i32, i32)> {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name is in parentheses and may itself hold ") ".
+        let (_, rest) = stat.rsplit_once(") ")?;
+        let mut fields = rest.split(' ');
+        let state = fields.next()?.chars().next()?;
+        let ppid = fields.next()?.parse().ok()?;
+        let pgrp = fields.next()?.parse().ok()?;
+        Some((state, ppid, pgrp))
+    }
+
+    /// The processes of group `pgid`, as (pid, state, parent).
+    fn members(pgid: i32) -> Vec<(i32, char, i32)> {
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+            .filter_map(|pid| {
+                let (state, ppid, pgrp) = stat(pid)?;
+                (pgrp == pgid).then_some((pid, state, ppid))
+            })
+            .collect()
+    }
+
+    /// A job whose shell forks its command (dash does) is stopped at its
+    /// timeout by SIGTERM; the orphaned command is this process's to reap,
+    /// so the attempt ends at once instead of waiting out the kill grace for
+    /// PID 1 to reap it, and nothing of the group is left, zombies included.
+    #[test]
+    fn timed_out_job_ends_promptly_and_leaves_no_zombie() {
+        crate::become_subreaper().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let leader = dir.path().join("leader");
+        let command = format!("echo $$ > '{}'; sleep 31341", leader.display());
+        let ctx = context(&command, 1);
+
+        let started = Instant::now();
+        let execution = ShellHandler::new().run(&ctx);
+        let took = started.elapsed();
+
+        assert_eq!(
+            execution.outcome,
+            AttemptOutcome::failed("timed out after 1s")
+        );
+        // The default kill grace is 2 s; waiting it out would take 3 s.
+        assert!(took < Duration::from_millis(1900), "took {took:?}");
+        let pgid: i32 = fs::read_to_string(&leader).unwrap().trim().parse().unwrap();
+        assert_eq!(members(pgid), [], "left in the job's group");
+    }
+
+    /// A process that left its job's group (`setsid`) is not the job's to
+    /// kill, but once it exits its zombie is reaped when an attempt ends.
+    #[test]
+    fn orphan_that_left_the_group_is_reaped_after_it_exits() {
+        crate::become_subreaper().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let escaped = dir.path().join("escaped");
+        // The job waits until the child has left its group, or the group
+        // kill at its end could reach the child first.
+        let command = format!(
+            "setsid sh -c 'echo $$ > \"{f}\"; sleep 0.2' & \
+             while [ ! -s '{f}' ]; do sleep 0.01; done",
+            f = escaped.display()
+        );
+
+        let execution = run(&command);
+
+        assert_eq!(execution.outcome, AttemptOutcome::Succeeded);
+        let pid = std::cell::Cell::new(0);
+        assert!(eventually(Duration::from_secs(5), || {
+            let Some(found) = fs::read_to_string(&escaped)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+            else {
+                return false;
+            };
+            pid.set(found);
+            let ours = i32::try_from(std::process::id()).unwrap();
+            // Gone already (another test's attempt reaped it), or our zombie.
+            stat(found).is_none_or(|(state, ppid, _)| state == 'Z' && ppid == ours)
+        }));
+        run("true");
+        assert_eq!(stat(pid.get()), None, "the escaped process is still there");
     }
 
     #[test]

@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
+use clap::builder::RangedI64ValueParser;
 use clap::{Args, Parser, Subcommand};
-use queue_core::JobState;
+use queue_core::{
+    DELAY_LIMIT_SECS, JobState, MAX_RETRIES_LIMIT, PRIORITY_LIMIT, TIMEOUT_LIMIT_SECS,
+};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -139,25 +142,42 @@ pub(crate) struct EnqueueArgs {
     #[arg(long)]
     pub(crate) id: Option<String>,
 
-    /// Higher runs first. Default 0.
-    #[arg(long, short, allow_negative_numbers = true)]
-    pub(crate) priority: Option<i32>,
+    /// Higher runs first, from -1000000 to 1000000. Default 0.
+    #[arg(long, short, allow_negative_numbers = true, value_parser = priority())]
+    pub(crate) priority: Option<i64>,
 
-    /// Seconds to wait before the job may run.
-    #[arg(long, value_name = "SECS", conflicts_with = "run_at")]
+    /// Seconds to wait before the job may run, up to ten years.
+    #[arg(
+        long,
+        value_name = "SECS",
+        conflicts_with = "run_at",
+        allow_negative_numbers = true,
+        value_parser = seconds(DELAY_LIMIT_SECS)
+    )]
     pub(crate) delay: Option<u64>,
 
     /// When the job may run, in RFC 3339 (2026-12-24T10:00:00Z).
     #[arg(long, value_name = "TIME")]
     pub(crate) run_at: Option<String>,
 
-    /// Seconds an attempt may run before it is killed; 0 means no limit.
-    /// Default: the `job-timeout` setting.
-    #[arg(long, value_name = "SECS")]
+    /// Seconds an attempt may run before it is killed, up to 30 days; 0
+    /// means no limit. Default: the `job-timeout` setting.
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_negative_numbers = true,
+        value_parser = seconds(TIMEOUT_LIMIT_SECS)
+    )]
     pub(crate) timeout: Option<u64>,
 
-    /// Retries after the first attempt. Default: the `max-retries` setting.
-    #[arg(long, value_name = "N")]
+    /// Retries after the first attempt, up to 1000. Default: the
+    /// `max-retries` setting.
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_RETRIES_LIMIT))
+    )]
     pub(crate) max_retries: Option<u32>,
 
     /// Print the ids as a JSON array.
@@ -183,13 +203,25 @@ period; a second one stops at once and gives running jobs back to the queue.")]
 
 #[derive(Debug, Args)]
 pub(crate) struct WorkerStartArgs {
-    /// How many jobs run at once.
-    #[arg(long, short, default_value_t = 1, value_parser = worker_count())]
+    /// How many jobs run at once, from 1 to 1024.
+    #[arg(
+        long,
+        short,
+        default_value_t = 1,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u16).range(1..=1024)
+    )]
     pub(crate) count: u16,
 
     /// Seconds running jobs get to finish after a stop is asked for, before they
-    /// are killed and given back to the queue.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// are killed and given back to the queue; up to a day.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        allow_negative_numbers = true,
+        value_parser = seconds(86_400)
+    )]
     pub(crate) grace: u64,
 
     /// The host name this worker shows in `status`. Default: this machine's name.
@@ -197,8 +229,20 @@ pub(crate) struct WorkerStartArgs {
     pub(crate) host: Option<String>,
 }
 
-fn worker_count() -> clap::builder::RangedI64ValueParser<u16> {
-    clap::value_parser!(u16).range(1..=1024)
+fn priority() -> RangedI64ValueParser<i64> {
+    let limit = i64::from(PRIORITY_LIMIT);
+    clap::value_parser!(i64).range(-limit..=limit)
+}
+
+/// Whole seconds from 0 to `max`. Parsed as a signed number, so that a
+/// negative one is reported as out of range rather than as a bad digit.
+fn seconds(max: u64) -> RangedI64ValueParser<u64> {
+    RangedI64ValueParser::new().range(0..=i64::try_from(max).unwrap_or(i64::MAX))
+}
+
+/// `--limit` of the list commands: from one job to a billion.
+fn limit() -> RangedI64ValueParser<u64> {
+    RangedI64ValueParser::new().range(1..=1_000_000_000)
 }
 
 #[derive(Debug, Args)]
@@ -222,8 +266,14 @@ pub(crate) struct ListArgs {
     pub(crate) state: Option<JobState>,
 
     /// The most jobs to show.
-    #[arg(long, short = 'n', default_value_t = 50)]
-    pub(crate) limit: usize,
+    #[arg(
+        long,
+        short = 'n',
+        default_value_t = 50,
+        allow_negative_numbers = true,
+        value_parser = limit()
+    )]
+    pub(crate) limit: u64,
 
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -254,8 +304,14 @@ pub(crate) enum DlqCommand {
 #[derive(Debug, Args)]
 pub(crate) struct DlqListArgs {
     /// The most jobs to show.
-    #[arg(long, short = 'n', default_value_t = 50)]
-    pub(crate) limit: usize,
+    #[arg(
+        long,
+        short = 'n',
+        default_value_t = 50,
+        allow_negative_numbers = true,
+        value_parser = limit()
+    )]
+    pub(crate) limit: u64,
 
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -310,7 +366,13 @@ pub(crate) struct ConfigSetArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// How many jobs run at once.
-    #[arg(long, short, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// How many jobs run at once, from 1 to 64.
+    #[arg(
+        long,
+        short,
+        default_value_t = 4,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u16).range(1..=64)
+    )]
     pub(crate) count: u16,
 }

@@ -53,3 +53,66 @@ pub(crate) fn one_line(err: &anyhow::Error) -> String {
     }
     line.replace('\n', " ")
 }
+
+/// clap's report of a usage error, which spans several paragraphs (the
+/// error, maybe a tip, the usage, a pointer to help), as one line: the error,
+/// any tip, and the help command of the subcommand that was being parsed.
+pub(crate) fn usage_line(report: &str) -> String {
+    let mut parts = Vec::new();
+    let mut command = "queuectl".to_owned();
+    for paragraph in report.split("\n\n") {
+        let text = paragraph
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let Some(usage) = text.strip_prefix("Usage: ") {
+            // "queuectl enqueue [OPTIONS] ..." names the subcommand first.
+            command = usage
+                .split_whitespace()
+                .take_while(|word| !word.starts_with(['[', '<', '-']))
+                .collect::<Vec<_>>()
+                .join(" ");
+        } else if let Some(part) = text
+            .strip_prefix("error: ")
+            .or_else(|| text.strip_prefix("tip: "))
+        {
+            parts.push(part.to_owned());
+        }
+    }
+    parts.push(format!("see '{command} --help'"));
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_report_becomes_one_line_with_the_help_command() {
+        let report = "error: unexpected argument '--colour' found\n\n  \
+            tip: a similar argument exists: '--color'\n\n\
+            Usage: queuectl enqueue --priority <PRIORITY> <COMMAND|JSON>\n\n\
+            For more information, try '--help'.\n";
+
+        assert_eq!(
+            usage_line(report),
+            "unexpected argument '--colour' found; a similar argument exists: '--color'; \
+             see 'queuectl enqueue --help'"
+        );
+    }
+
+    #[test]
+    fn an_error_spanning_lines_is_kept_whole() {
+        let report = "error: the following required arguments were not provided:\n  \
+            <COMMAND|JSON>\n\nUsage: queuectl enqueue <COMMAND|JSON>\n\n\
+            For more information, try '--help'.\n";
+
+        assert_eq!(
+            usage_line(report),
+            "the following required arguments were not provided: <COMMAND|JSON>; \
+             see 'queuectl enqueue --help'"
+        );
+    }
+}

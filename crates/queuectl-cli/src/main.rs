@@ -14,15 +14,23 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            // clap prints help and version to stdout with code 0, and usage
-            // errors to stderr with code 2.
-            let _ = err.print();
-            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+            let code = ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+            // Help and version go to stdout with code 0, as does the help
+            // shown for a bare group of commands; a usage error is one line.
+            if err.use_stderr() && err.kind() != ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            {
+                let line = failure::usage_line(&err.render().to_string());
+                let _ = writeln!(std::io::stderr().lock(), "queuectl: {line}");
+            } else {
+                let _ = err.print();
+            }
+            return code;
         }
     };
     install_logging();

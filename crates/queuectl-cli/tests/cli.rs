@@ -12,6 +12,8 @@ mod bad_input;
 mod concurrency;
 #[path = "cli/crash.rs"]
 mod crash;
+#[path = "cli/durability.rs"]
+mod durability;
 #[path = "cli/lifecycle.rs"]
 mod lifecycle;
 #[path = "cli/retries.rs"]

@@ -101,6 +101,9 @@ pub(super) fn claim(
     if request.limit == 0 {
         return Ok(Vec::new());
     }
+    // A claim's `started_at` identifies it: reports must present it (see
+    // `settle`). It grows with every claim of a job, even when the clock
+    // stands still or steps back, so that it never names two claims.
     let sql = format!(
         "WITH clock AS MATERIALIZED (SELECT coalesce($1::bigint, {DB_NOW_MS}) AS now_ms), \
          due AS ( \
@@ -112,8 +115,10 @@ pub(super) fn claim(
              LIMIT $3 \
              FOR UPDATE SKIP LOCKED) \
          UPDATE jobs SET state = 'processing', attempts = jobs.attempts + 1, worker_id = $2, \
-             lease_expires_at = clock.now_ms + $5, started_at = clock.now_ms, \
-             finished_at = NULL, updated_at = clock.now_ms \
+             lease_expires_at = clock.now_ms + $5, finished_at = NULL, \
+             updated_at = clock.now_ms, \
+             started_at = CASE WHEN jobs.started_at >= clock.now_ms \
+                 THEN jobs.started_at + 1 ELSE clock.now_ms END \
          FROM due, clock \
          WHERE jobs.seq = due.seq \
          RETURNING jobs.seq, {JOBS_DOT_COLUMNS}"
@@ -152,18 +157,24 @@ pub(super) fn settle(
     now: Timestamp,
 ) -> Result<Vec<Settled>> {
     let policy = registry::config(tx)?.backoff();
-    // Known limitation: revive starts `attempts` again from 0, so a late report
-    // from before a revive, by the worker that claims the job again, names the
-    // new attempt and is applied to it. Closing this needs a claim token that
-    // is never reset, carried by `Job` and `AttemptReport` in queue-core.
+    // The attempt number alone does not identify a claim: revive starts it
+    // again from 0, so the worker that claims a revived job may see the same
+    // number twice. The claim's start time never repeats for a job (see
+    // `claim`), and every report carries it.
     let mut results = Vec::with_capacity(reports.len());
     for report in reports {
         let attempt = to_int(report.attempt);
         let held = tx.query_opt(
             "SELECT seq, max_retries FROM jobs \
              WHERE id = $1 AND state = 'processing' AND worker_id = $2 AND attempts = $3 \
+               AND started_at = $4 \
              FOR UPDATE",
-            &[&report.job_id.as_str(), &worker.as_str(), &attempt],
+            &[
+                &report.job_id.as_str(),
+                &worker.as_str(),
+                &attempt,
+                &to_millis(report.started_at),
+            ],
         )?;
         let Some(held) = held else {
             tracing::warn!(

@@ -15,7 +15,32 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::rows::{JOB_COLUMNS, job_from_row, to_millis};
 use super::{queries, registry};
 use crate::store::LOST_WORKER_ERROR;
-use crate::{ClaimRequest, JobRecord, Result, Settled, StoreError};
+use crate::{ClaimRequest, JobRecord, MonotonicTime, Result, Settled, StoreError};
+
+/// The time on both of the store's clocks, read once per transaction.
+pub(super) struct Now {
+    pub(super) wall: Timestamp,
+    pub(super) monotonic: MonotonicTime,
+}
+
+/// Where a lease taken now for `lease` ends: on the monotonic clock, which
+/// decides, and on the wall clock, which is shown.
+struct LeaseEnd<'a> {
+    wall_ms: i64,
+    boot_id: &'a str,
+    deadline_ms: i64,
+}
+
+impl Now {
+    fn lease_end(&self, lease: Duration) -> LeaseEnd<'_> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        LeaseEnd {
+            wall_ms: to_millis(self.wall).saturating_add(lease_ms),
+            boot_id: &self.monotonic.boot_id,
+            deadline_ms: self.monotonic.millis.saturating_add(lease_ms),
+        }
+    }
+}
 
 pub(super) fn insert(tx: &Transaction<'_>, jobs: &[NewJob]) -> Result<Vec<JobId>> {
     let mut statement = tx.prepare_cached(
@@ -57,36 +82,54 @@ fn is_unique_violation(err: &rusqlite::Error) -> bool {
     )
 }
 
-pub(super) fn claim(
-    tx: &Transaction<'_>,
-    request: &ClaimRequest<'_>,
-    now: Timestamp,
-) -> Result<Vec<Job>> {
-    if request.limit == 0 {
-        return Ok(Vec::new());
-    }
-    let now_ms = to_millis(now);
-    let lease_ms = i64::try_from(request.lease.as_millis()).unwrap_or(i64::MAX);
-    // The kinds filter is a JSON array so that one cached statement serves
-    // every list of kinds.
-    let kinds = serde_json::to_string(request.kinds).unwrap_or_else(|_| "[]".into());
-    let sql = format!(
+/// The claim statement. `INDEXED BY` because without statistics SQLite
+/// prefers the equality on `state` in `jobs_state_updated` and then sorts
+/// every claimable job; `jobs_claim_order` hands the first due jobs over in
+/// claim order and the scan stops at the limit.
+///
+/// Known limitation: jobs not yet due that sort ahead of the due ones (a
+/// higher priority, waiting for a delay or a backoff) are stepped over on
+/// every claim. A queue holding very many of them pays for them each time.
+pub(super) fn claim_sql() -> String {
+    // A claim's `started_at` identifies it: reports must present it (see
+    // `settle`). It is made to grow with every claim of a job, even when the
+    // clock stands still or steps back, so that it never names two claims.
+    format!(
         "UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?1, \
-             lease_expires_at = ?2 + ?3, started_at = ?2, finished_at = NULL, updated_at = ?2 \
+             lease_expires_at = ?3, lease_boot = ?6, lease_deadline_ms = ?7, \
+             finished_at = NULL, updated_at = ?2, \
+             started_at = CASE WHEN started_at >= ?2 THEN started_at + 1 ELSE ?2 END \
          WHERE seq IN ( \
-             SELECT seq FROM jobs \
+             SELECT seq FROM jobs INDEXED BY jobs_claim_order \
              WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
                AND (?5 = '[]' OR kind IN (SELECT value FROM json_each(?5))) \
              ORDER BY priority DESC, run_at, seq LIMIT ?4) \
          RETURNING seq, {JOB_COLUMNS}"
-    );
-    let mut statement = tx.prepare_cached(&sql)?;
+    )
+}
+
+pub(super) fn claim(
+    tx: &Transaction<'_>,
+    request: &ClaimRequest<'_>,
+    now: &Now,
+) -> Result<Vec<Job>> {
+    if request.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let now_ms = to_millis(now.wall);
+    let lease = now.lease_end(request.lease);
+    // The kinds filter is a JSON array so that one cached statement serves
+    // every list of kinds.
+    let kinds = serde_json::to_string(request.kinds).unwrap_or_else(|_| "[]".into());
+    let mut statement = tx.prepare_cached(&claim_sql())?;
     let mut rows = statement.query(params![
         request.worker.as_str(),
         now_ms,
-        lease_ms,
+        lease.wall_ms,
         i64::try_from(request.limit).unwrap_or(i64::MAX),
         kinds,
+        lease.boot_id,
+        lease.deadline_ms,
     ])?;
     let mut claimed = Vec::new();
     while let Some(row) = rows.next()? {
@@ -104,6 +147,15 @@ pub(super) fn claim(
     Ok(claimed.into_iter().map(|(_, job)| job).collect())
 }
 
+/// Finds a job still held by the claim a report names. The attempt number
+/// alone does not identify a claim: revive starts it again from 0, so the
+/// worker that claims a revived job may see the same number twice. The
+/// claim's start time never repeats for a job (see `claim_sql`), and every
+/// report carries it.
+pub(super) const SETTLE_HELD: &str = "SELECT seq, max_retries FROM jobs \
+     WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 AND attempts = ?3 \
+       AND started_at = ?4";
+
 pub(super) fn settle(
     tx: &Transaction<'_>,
     worker: &WorkerId,
@@ -111,21 +163,17 @@ pub(super) fn settle(
     now: Timestamp,
 ) -> Result<Vec<Settled>> {
     let policy = registry::config(tx)?.backoff();
-    // Known limitation: revive starts `attempts` again from 0, so a late report
-    // from before a revive, by the worker that claims the job again, names the
-    // new attempt and is applied to it. Closing this needs a claim token that
-    // is never reset, carried by `Job` and `AttemptReport` in queue-core.
-    let mut held = tx.prepare_cached(
-        "SELECT seq, max_retries FROM jobs \
-         WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 AND attempts = ?3",
-    )?;
+    let mut held = tx.prepare_cached(SETTLE_HELD)?;
     let mut results = Vec::with_capacity(reports.len());
     for report in reports {
+        let claim = params![
+            report.job_id.as_str(),
+            worker.as_str(),
+            report.attempt,
+            to_millis(report.started_at),
+        ];
         let found: Option<(i64, u32)> = held
-            .query_row(
-                params![report.job_id.as_str(), worker.as_str(), report.attempt],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row(claim, |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((seq, max_retries)) = found else {
             tracing::warn!(
@@ -179,13 +227,16 @@ struct Ended<'a> {
     finished_at: Timestamp,
 }
 
+/// Writes where an attempt left its job.
+pub(super) const WRITE_ENDED: &str = "UPDATE jobs SET state = ?2, \
+         run_at = coalesce(?3, run_at), finished_at = ?4, exit_code = ?5, \
+         last_error = coalesce(?6, last_error), stdout = ?7, stderr = ?8, \
+         worker_id = NULL, lease_expires_at = NULL, lease_boot = NULL, \
+         lease_deadline_ms = NULL, updated_at = ?9 \
+     WHERE seq = ?1 AND state = 'processing'";
+
 fn write_ended(tx: &Transaction<'_>, ended: &Ended<'_>, now: Timestamp) -> Result<()> {
-    let mut update = tx.prepare_cached(
-        "UPDATE jobs SET state = ?2, run_at = coalesce(?3, run_at), finished_at = ?4, \
-             exit_code = ?5, last_error = coalesce(?6, last_error), stdout = ?7, stderr = ?8, \
-             worker_id = NULL, lease_expires_at = NULL, updated_at = ?9 \
-         WHERE seq = ?1 AND state = 'processing'",
-    )?;
+    let mut update = tx.prepare_cached(WRITE_ENDED)?;
     update.execute(params![
         ended.seq,
         ended.settlement.state.as_str(),
@@ -231,25 +282,41 @@ fn record_attempt(tx: &Transaction<'_>, row: &AttemptRow<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Extends every lease a worker holds.
+pub(super) const RENEW: &str = "UPDATE jobs \
+     SET lease_expires_at = ?2, lease_boot = ?3, lease_deadline_ms = ?4 \
+     WHERE state = 'processing' AND worker_id = ?1 RETURNING id";
+
 pub(super) fn renew_leases(
     tx: &Transaction<'_>,
     worker: &WorkerId,
     lease: Duration,
-    now: Timestamp,
+    now: &Now,
 ) -> Result<Vec<JobId>> {
-    let until = to_millis(now).saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-    let mut statement = tx.prepare_cached(
-        "UPDATE jobs SET lease_expires_at = ?2 \
-         WHERE state = 'processing' AND worker_id = ?1 RETURNING id",
-    )?;
+    let until = now.lease_end(lease);
+    let mut statement = tx.prepare_cached(RENEW)?;
     let ids = statement
-        .query_map(params![worker.as_str(), until], |row| {
-            row.get::<_, String>(0)
-        })?
+        .query_map(
+            params![
+                worker.as_str(),
+                until.wall_ms,
+                until.boot_id,
+                until.deadline_ms
+            ],
+            |row| row.get::<_, String>(0),
+        )?
         .map(|id| JobId::new(id?).map_err(|err| StoreError::Corrupt(err.to_string())))
         .collect::<Result<Vec<_>>>()?;
     Ok(ids)
 }
+
+/// Gives one job back unfinished, uncharged.
+pub(super) const RELEASE: &str = "UPDATE jobs \
+     SET state = 'pending', attempts = attempts - 1, run_at = ?3, \
+         worker_id = NULL, lease_expires_at = NULL, lease_boot = NULL, \
+         lease_deadline_ms = NULL, updated_at = ?3 \
+     WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 \
+     RETURNING seq, attempts + 1, started_at";
 
 pub(super) fn release(
     tx: &Transaction<'_>,
@@ -257,12 +324,7 @@ pub(super) fn release(
     ids: &[JobId],
     now: Timestamp,
 ) -> Result<usize> {
-    let mut released = tx.prepare_cached(
-        "UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = ?3, \
-             worker_id = NULL, lease_expires_at = NULL, updated_at = ?3 \
-         WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 \
-         RETURNING seq, attempts + 1, started_at",
-    )?;
+    let mut released = tx.prepare_cached(RELEASE)?;
     let mut count = 0;
     for id in ids {
         let row: Option<(i64, u32, i64)> = released
@@ -289,23 +351,35 @@ pub(super) fn release(
     Ok(count)
 }
 
-pub(super) fn rescue_expired(tx: &Transaction<'_>, now: Timestamp) -> Result<Vec<JobId>> {
+/// Finds the running jobs whose lease has lapsed: the monotonic clock of the
+/// lease's boot has passed its deadline, or the lease was taken in another
+/// boot. A lease without a boot was written before leases moved to the
+/// monotonic clock and falls back to the wall clock.
+pub(super) const RESCUE: &str = "SELECT seq, id, attempts, max_retries, worker_id, started_at \
+     FROM jobs \
+     WHERE state = 'processing' AND CASE \
+         WHEN lease_boot IS NULL THEN lease_expires_at < ?1 \
+         ELSE lease_boot <> ?2 OR lease_deadline_ms < ?3 END";
+
+pub(super) fn rescue_expired(tx: &Transaction<'_>, clocks: &Now) -> Result<Vec<JobId>> {
+    let now = clocks.wall;
     let policy = registry::config(tx)?.backoff();
-    let mut expired = tx.prepare_cached(
-        "SELECT seq, id, attempts, max_retries, worker_id, started_at FROM jobs \
-         WHERE state = 'processing' AND lease_expires_at < ?1",
-    )?;
+    let mut expired = tx.prepare_cached(RESCUE)?;
+    let reading = &clocks.monotonic;
     let lapsed = expired
-        .query_map(params![to_millis(now)], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, u32>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-            ))
-        })?
+        .query_map(
+            params![to_millis(now), reading.boot_id, reading.millis],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
+            },
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
 
     let outcome = AttemptOutcome::failed(LOST_WORKER_ERROR);
@@ -351,26 +425,29 @@ pub(super) fn rescue_expired(tx: &Transaction<'_>, now: Timestamp) -> Result<Vec
     Ok(rescued)
 }
 
+/// Brings one dead job back.
+pub(super) const REVIVE: &str = "UPDATE jobs \
+     SET state = 'pending', attempts = 0, run_at = ?2, updated_at = ?2 \
+     WHERE id = ?1 AND state = 'dead'";
+
 pub(super) fn revive(tx: &Transaction<'_>, id: &JobId, now: Timestamp) -> Result<Job> {
     let job = existing(tx, id)?;
     check_transition(id, job.state, Transition::Revive)?;
-    tx.prepare_cached(
-        "UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?2, updated_at = ?2 \
-         WHERE id = ?1 AND state = 'dead'",
-    )?
-    .execute(params![id.as_str(), to_millis(now)])?;
+    tx.prepare_cached(REVIVE)?
+        .execute(params![id.as_str(), to_millis(now)])?;
     existing(tx, id)
 }
+
+/// Sends one waiting job to the dead-letter queue.
+pub(super) const CANCEL: &str = "UPDATE jobs \
+     SET state = 'dead', last_error = 'cancelled by an operator', updated_at = ?2 \
+     WHERE id = ?1 AND state IN ('pending', 'failed')";
 
 pub(super) fn cancel(tx: &Transaction<'_>, id: &JobId, now: Timestamp) -> Result<Job> {
     let job = existing(tx, id)?;
     check_transition(id, job.state, Transition::Cancel)?;
-    tx.prepare_cached(
-        "UPDATE jobs SET state = 'dead', last_error = 'cancelled by an operator', \
-             updated_at = ?2 \
-         WHERE id = ?1 AND state IN ('pending', 'failed')",
-    )?
-    .execute(params![id.as_str(), to_millis(now)])?;
+    tx.prepare_cached(CANCEL)?
+        .execute(params![id.as_str(), to_millis(now)])?;
     existing(tx, id)
 }
 

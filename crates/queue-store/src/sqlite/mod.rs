@@ -11,6 +11,8 @@
 //! application store jobs inside a transaction on a connection of its own.
 
 mod jobs;
+#[cfg(test)]
+mod plans;
 mod queries;
 mod registry;
 mod rows;
@@ -62,7 +64,7 @@ const BUSY_RETRIES: u32 = 8;
 pub struct SqliteStoreBuilder {
     path: PathBuf,
     pool_size: u32,
-    synchronous: Synchronous,
+    synchronous: Option<Synchronous>,
     clock: Arc<dyn Clock>,
     application_tables: bool,
 }
@@ -85,11 +87,12 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// How hard a commit works to survive an OS crash or power loss. Default
-    /// [`Synchronous::Normal`]: an acknowledged write survives a crash of the
-    /// process, not always one of the machine.
+    /// How hard a commit works to survive an OS crash or power loss, for
+    /// this store's connections. Default: the queue's `synchronous` setting,
+    /// itself [`Synchronous::Normal`] unless changed: an acknowledged write
+    /// survives a crash of the process, not always one of the machine.
     pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
-        self.synchronous = synchronous;
+        self.synchronous = Some(synchronous);
         self
     }
 
@@ -117,21 +120,36 @@ impl SqliteStoreBuilder {
 
     /// Opens the database, creating it if missing and migrating it if old.
     ///
-    /// A path that is a directory, a file that is not a queuectl database and a
-    /// database from a newer queuectl are refused without being changed.
+    /// A path that is a directory or not a regular file, a file that is not a
+    /// queuectl database and a database from a newer queuectl are refused
+    /// without being changed.
     pub fn open(self) -> Result<SqliteStore> {
         let path = self.path;
         let open_error = |reason: String| StoreError::Open {
             path: path.clone(),
             reason,
         };
-        if path.is_dir() {
-            return Err(open_error(
-                "it is a directory; name a file inside it".into(),
-            ));
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(open_error(
+                    "it is a directory; name a file inside it".into(),
+                ));
+            }
+            // SQLite would write its journal beside a device or a pipe and
+            // fail at the first sync, or block on the pipe.
+            Ok(meta) if !meta.is_file() => {
+                return Err(open_error("it is not a regular file".into()));
+            }
+            _ => {}
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.is_dir() {
+            if parent.exists() && !parent.is_dir() {
+                return Err(open_error(format!(
+                    "{} is not a directory",
+                    parent.display()
+                )));
+            }
+            if !parent.exists() {
                 return Err(open_error(format!(
                     "directory {} does not exist",
                     parent.display()
@@ -141,14 +159,24 @@ impl SqliteStoreBuilder {
 
         let mut conn = Connection::open(&path).map_err(|err| open_error(err.to_string()))?;
         // Setting `synchronous` is the first statement that reads the file, so
-        // a file that is not SQLite at all is noticed here.
-        configure(&conn, self.synchronous).map_err(|err| schema::open_failure(err, &path))?;
-        schema::prepare(&mut conn, &path, self.application_tables)?;
+        // a file that is not SQLite at all is noticed here. Many processes may
+        // open a new file at once, and all but one wait for its creation.
+        let setup = self.synchronous.unwrap_or_default();
+        let stored = retry_busy(|| {
+            configure(&conn, setup).map_err(|err| schema::open_failure(err, &path))?;
+            schema::prepare(&mut conn, &path, self.application_tables)?;
+            registry::synchronous(&conn)
+        })?;
+        keep_log_on_close(&conn).map_err(|err| open_error(err.to_string()))?;
         drop(conn);
 
-        let synchronous = self.synchronous;
-        let manager =
-            SqliteConnectionManager::file(&path).with_init(move |c| configure(c, synchronous));
+        // The level is a property of each connection, not of the file, so
+        // every connection of the pool applies it as it opens.
+        let synchronous = self.synchronous.or(stored).unwrap_or_default();
+        let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
+            configure(c, synchronous)?;
+            keep_log_on_close(c)
+        });
         // Connections are opened as they are needed, so a one-shot command
         // opens one, while a busy worker grows to the full pool.
         let pool = r2d2::Pool::builder()
@@ -169,10 +197,16 @@ fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", synchronous.as_str())?;
-    // By default the last connection to close checkpoints the log into the
-    // database and deletes it, with syncs that cost a one-shot command such as
-    // `queuectl enqueue` most of its time. The log is checkpointed as it grows
-    // anyway, and kept between processes.
+    Ok(())
+}
+
+/// By default the last connection to close checkpoints the log into the
+/// database and deletes it, with syncs that cost a one-shot command such as
+/// `queuectl enqueue` most of its time. The log is checkpointed as it grows
+/// anyway, and kept between processes. The connection that first opens a
+/// file takes this on only once the file proved to be a queue, so that a
+/// refused file is left without a log beside it.
+fn keep_log_on_close(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
     Ok(())
 }
@@ -210,7 +244,7 @@ impl SqliteStore {
         SqliteStoreBuilder {
             path: path.into(),
             pool_size: 8,
-            synchronous: Synchronous::default(),
+            synchronous: None,
             clock: Arc::new(SystemClock),
             application_tables: false,
         }
@@ -226,6 +260,15 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Both clocks, read before the transaction: a lease runs from when it
+    /// was asked for, not from when the write lock was granted.
+    fn clocks(&self) -> jobs::Now {
+        jobs::Now {
+            wall: self.clock.now(),
+            monotonic: self.clock.monotonic(),
+        }
+    }
+
     fn connection(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>> {
         Ok(self.pool.get()?)
     }
@@ -234,28 +277,14 @@ impl SqliteStore {
     /// when the database stays busy past the busy timeout.
     fn write<T>(&self, mut work: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.connection()?;
-        let mut attempt = 0;
-        loop {
-            let result = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StoreError::from)
-                .and_then(|tx| {
-                    let value = work(&tx)?;
-                    tx.commit()?;
-                    Ok(value)
-                });
-            match result {
-                Err(err) if is_busy(&err) && attempt < BUSY_RETRIES => {
-                    attempt += 1;
-                    tracing::debug!(attempt, "database busy, retrying the transaction");
-                    std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
-                }
-                other => return other,
-            }
-        }
+        retry_busy(|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
     }
 
-    /// Runs `work` on a pooled connection, outside any explicit transaction.
     /// Tells the workers on this machine that jobs may be due, so they claim
     /// now instead of at their next poll.
     fn wake_workers(&self) {
@@ -265,9 +294,31 @@ impl SqliteStore {
         }
     }
 
-    fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    /// Runs `work` on a pooled connection, outside any explicit transaction,
+    /// trying again when the database stays busy. In WAL mode a read waits
+    /// for no writer, but it can still meet a busy file while another
+    /// process recovers or checkpoints the log.
+    fn read<T>(&self, mut work: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.connection()?;
-        work(&conn)
+        retry_busy(|| work(&conn))
+    }
+}
+
+/// Runs `work` until it succeeds, fails for another reason than a busy
+/// database, or has been tried [`BUSY_RETRIES`] more times, with a pause
+/// that doubles between tries (20 ms up to 640 ms, 2.5 s in all, on top of
+/// the busy timeout each statement already waited).
+fn retry_busy<T>(mut work: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        match work() {
+            Err(err) if is_busy(&err) && attempt < BUSY_RETRIES => {
+                attempt += 1;
+                tracing::debug!(attempt, "database busy, trying again");
+                std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -307,8 +358,8 @@ impl Store for SqliteStore {
     }
 
     fn claim(&self, request: &ClaimRequest<'_>) -> Result<Vec<Job>> {
-        let now = self.clock.now();
-        self.write(|tx| jobs::claim(tx, request, now))
+        let now = self.clocks();
+        self.write(|tx| jobs::claim(tx, request, &now))
     }
 
     fn settle(&self, worker: &WorkerId, reports: &[AttemptReport]) -> Result<Vec<Settled>> {
@@ -317,8 +368,8 @@ impl Store for SqliteStore {
     }
 
     fn renew_leases(&self, worker: &WorkerId, lease: Duration) -> Result<Vec<JobId>> {
-        let now = self.clock.now();
-        self.write(|tx| jobs::renew_leases(tx, worker, lease, now))
+        let now = self.clocks();
+        self.write(|tx| jobs::renew_leases(tx, worker, lease, &now))
     }
 
     fn release(&self, worker: &WorkerId, ids: &[JobId]) -> Result<usize> {
@@ -331,8 +382,8 @@ impl Store for SqliteStore {
     }
 
     fn rescue_expired(&self) -> Result<Vec<JobId>> {
-        let now = self.clock.now();
-        self.write(|tx| jobs::rescue_expired(tx, now))
+        let now = self.clocks();
+        self.write(|tx| jobs::rescue_expired(tx, &now))
     }
 
     fn revive(&self, id: &JobId) -> Result<Job> {
@@ -420,5 +471,35 @@ impl Store for SqliteStore {
     #[cfg(target_os = "linux")]
     fn wake_source(&self, worker: &WorkerId) -> Result<Option<Box<dyn WakeSource>>> {
         Ok(Some(Box::new(wake::SocketWake::bind(worker)?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `synchronous` level the store's connections run with, as SQLite
+    /// reports it (0 off, 1 normal, 2 full, 3 extra).
+    fn level(store: &SqliteStore) -> i64 {
+        store
+            .read(|conn| Ok(conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?))
+            .unwrap()
+    }
+
+    #[test]
+    fn connections_take_the_stored_synchronous_level_unless_the_builder_chooses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(level(&store), 1);
+
+        store.set_config(ConfigKey::Synchronous, "full").unwrap();
+
+        assert_eq!(level(&SqliteStore::open(&path).unwrap()), 2);
+        let chosen = SqliteStore::builder(&path)
+            .synchronous(Synchronous::Off)
+            .open()
+            .unwrap();
+        assert_eq!(level(&chosen), 0);
     }
 }

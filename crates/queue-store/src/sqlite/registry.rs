@@ -1,6 +1,6 @@
 //! The shared settings and the registry of worker processes.
 
-use queue_core::{ConfigKey, QueueConfig, Timestamp, WorkerId};
+use queue_core::{ConfigKey, QueueConfig, Synchronous, Timestamp, WorkerId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::rows::{to_millis, worker_from_row};
@@ -24,6 +24,24 @@ pub(super) fn config(conn: &Connection) -> Result<QueueConfig> {
             .map_err(|err| StoreError::Corrupt(format!("stored setting: {err}")))?;
     }
     Ok(config)
+}
+
+/// The stored `synchronous` setting alone, which connections need before
+/// anything else is read.
+pub(super) fn synchronous(conn: &Connection) -> Result<Option<Synchronous>> {
+    let key = ConfigKey::Synchronous;
+    let value: Option<String> = conn
+        .prepare_cached("SELECT value FROM config WHERE key = ?1")?
+        .query_row([key.as_str()], |row| row.get(0))
+        .optional()?;
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let mut config = QueueConfig::default();
+    config
+        .set(key, &value)
+        .map_err(|err| StoreError::Corrupt(format!("stored setting: {err}")))?;
+    Ok(Some(config.synchronous))
 }
 
 pub(super) fn set_config(tx: &Transaction<'_>, key: ConfigKey, value: &str) -> Result<QueueConfig> {

@@ -16,7 +16,8 @@ const APPLICATION_ID: i64 = 0x5143_544c;
 
 /// Each entry moves the schema one version up; its index plus one is the
 /// version it produces. Entries are never edited once released.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     seq              INTEGER PRIMARY KEY,
     id               TEXT NOT NULL UNIQUE,
@@ -98,7 +99,23 @@ CREATE TABLE workers (
     heartbeat_at   INTEGER NOT NULL,
     stop_requested INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- Leases move to the monotonic clock: the boot a lease was taken in and its
+-- deadline in milliseconds since that boot. `lease_expires_at` stays, on the
+-- wall clock, for people to read. Rescue checks every running job, which
+-- `jobs_state_updated` finds, so the wall-clock index goes.
+ALTER TABLE jobs ADD COLUMN lease_boot TEXT;
+ALTER TABLE jobs ADD COLUMN lease_deadline_ms INTEGER;
+DROP INDEX jobs_running_lease;
+
+-- Listing pending or failed jobs in the order they will run, one state at a
+-- time: the claim order index mixes the two states, so a page of one of them
+-- could step over any number of the other.
+CREATE INDEX jobs_waiting_order ON jobs (state, priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
+"#,
+];
 
 /// The tables the migrations create; a shared file must not have them yet.
 const QUEUE_TABLES: [&str; 5] = ["jobs", "attempts", "state_counts", "config", "workers"];
@@ -170,18 +187,20 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path, shared: bool) -> Resul
 }
 
 /// Reads the application id, schema version and table count.
+///
+/// One statement reads all three, so they come from one snapshot: read one
+/// by one, they could straddle another process's creation of the schema,
+/// and a new queue would look like another application's database (tables,
+/// but no application id yet).
 fn read_header(conn: &Connection, path: &Path) -> Result<(i64, i64, i64)> {
-    let read = || -> rusqlite::Result<(i64, i64, i64)> {
-        let app_id = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
-        let version = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        let tables = conn.query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
-            [],
-            |row| row.get(0),
-        )?;
-        Ok((app_id, version, tables))
-    };
-    read().map_err(|err| open_failure(err, path))
+    conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id), \
+                (SELECT user_version FROM pragma_user_version), \
+                (SELECT count(*) FROM sqlite_schema WHERE type = 'table')",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )
+    .map_err(|err| open_failure(err, path))
 }
 
 /// Names the failure of one of the first statements to read a file: a file
@@ -192,6 +211,10 @@ pub(crate) fn open_failure(err: rusqlite::Error, path: &Path) -> StoreError {
             path: path.to_owned(),
             reason: "the file is not an SQLite database".into(),
         },
+        // Kept as the driver's error, so that opening tries again.
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::from(err)
+        }
         _ => StoreError::Open {
             path: path.to_owned(),
             reason: err.to_string(),

@@ -72,6 +72,8 @@ macro_rules! conformance_tests {
             settle::report_from_another_worker_is_stale,
             settle::report_for_an_old_attempt_is_stale,
             settle::report_after_rescue_is_stale,
+            settle::report_from_before_a_revive_is_stale,
+            settle::repeated_report_after_a_revive_in_the_same_instant_is_stale,
             settle::results_follow_the_order_of_the_reports,
             leases::renew_returns_exactly_the_held_jobs_and_extends_them,
             leases::rescued_job_drops_out_of_renewal,

@@ -203,3 +203,53 @@ pub(crate) fn results_follow_the_order_of_the_reports(h: &dyn Harness) {
     );
     assert_eq!(job(store, &id("b")).state, JobState::Processing);
 }
+
+/// A worker paused past its lease loses the job; once the job has died and
+/// been revived, the same worker claims it again under the same attempt
+/// number. The report from its first claim, arriving late, is still refused.
+pub(crate) fn report_from_before_a_revive_is_stale(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "true").with_max_retries(0)]);
+    let w = worker("w");
+    let first = claim_for(store, &w, 1, secs(10)).remove(0);
+    h.advance(secs(11));
+    assert_eq!(store.rescue_expired().unwrap(), [id("j")]);
+    assert_eq!(job(store, &id("j")).state, JobState::Dead);
+    store.revive(&id("j")).unwrap();
+    let second = claim_one(store, &w, &id("j"));
+    assert_eq!(second.attempts, first.attempts);
+    let before = snapshot(store, &id("j"));
+
+    let late = report(store, &first, AttemptOutcome::Succeeded);
+    assert_eq!(settle_one(store, &w, late), Settled::Stale);
+
+    assert_eq!(snapshot(store, &id("j")), before);
+    let current = report(store, &second, AttemptOutcome::Succeeded);
+    assert_eq!(
+        settle_one(store, &w, current).state(),
+        Some(JobState::Completed)
+    );
+}
+
+/// The same holds when no time passes at all: a report settled once, sent
+/// again after the job died, was revived and was claimed again by the same
+/// worker within the same instant, is refused.
+pub(crate) fn repeated_report_after_a_revive_in_the_same_instant_is_stale(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "false").with_max_retries(0)]);
+    let w = worker("w");
+    let first = claim_one(store, &w, &id("j"));
+    let failed = report(store, &first, AttemptOutcome::failed("boom"));
+    assert_eq!(
+        settle_one(store, &w, failed.clone()).state(),
+        Some(JobState::Dead)
+    );
+    store.revive(&id("j")).unwrap();
+    let second = claim_one(store, &w, &id("j"));
+    assert_eq!(second.attempts, first.attempts);
+    let before = snapshot(store, &id("j"));
+
+    assert_eq!(settle_one(store, &w, failed), Settled::Stale);
+
+    assert_eq!(snapshot(store, &id("j")), before);
+}

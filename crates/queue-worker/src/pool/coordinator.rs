@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
-use queue_core::{AttemptReport, JobId, JobState, WorkerId};
+use queue_core::{AttemptReport, JobState, WorkerId};
 use queue_store::{ClaimRequest, Settled, Store, WorkerRecord};
 
 use super::executor::{Assignment, Report};
@@ -79,7 +79,10 @@ pub(super) struct Coordinator {
     jobs: Option<Sender<Assignment>>,
     reports: Receiver<Report>,
     control: Receiver<Control>,
-    running: HashMap<JobId, Running>,
+    /// Keyed by dispatch number: one job can be in here twice, when a run
+    /// that lost its lease is still ending as a later claim of it runs.
+    running: HashMap<u64, Running>,
+    next_dispatch: u64,
     unsettled: Vec<AttemptReport>,
     /// The kind of each unsettled report's job, in the same order, for events.
     unsettled_kinds: Vec<String>,
@@ -117,6 +120,7 @@ impl Coordinator {
             reports: parts.reports,
             control: parts.control,
             running: HashMap::new(),
+            next_dispatch: 0,
             unsettled: Vec::new(),
             unsettled_kinds: Vec::new(),
             events: parts.events,
@@ -180,8 +184,9 @@ impl Coordinator {
         }
     }
 
-    fn accept(&mut self, Report { report }: Report) {
-        let Some(running) = self.running.remove(&report.job_id) else {
+    fn accept(&mut self, Report { dispatch, report }: Report) {
+        let Some(running) = self.running.remove(&dispatch) else {
+            tracing::error!(job_id = %report.job_id, "report for a job the pool never sent out");
             return;
         };
         if running.lost {
@@ -296,6 +301,16 @@ impl Coordinator {
     }
 
     fn dispatch(&mut self, job: queue_core::Job) {
+        // The store has just handed this job out again, so any earlier run of
+        // it here lost its claim, whether or not a renewal has noticed yet.
+        for earlier in self.running.values_mut() {
+            if earlier.attempt.job_id == job.id && !earlier.lost {
+                tracing::warn!(job_id = %job.id, "lease lost; cancelling the job");
+                earlier.lost = true;
+                earlier.cancel.cancel();
+                self.events.emit(|| JobEvent::Lost(earlier.attempt.clone()));
+            }
+        }
         let cancel = CancelToken::new();
         let attempt = AttemptRef {
             job_id: job.id.clone(),
@@ -303,8 +318,10 @@ impl Coordinator {
             number: job.attempts,
         };
         self.events.emit(|| JobEvent::Started(attempt.clone()));
+        let dispatch = self.next_dispatch;
+        self.next_dispatch += 1;
         self.running.insert(
-            job.id.clone(),
+            dispatch,
             Running {
                 attempt,
                 cancel: cancel.clone(),
@@ -315,7 +332,11 @@ impl Coordinator {
         // The channel holds as many jobs as there are executors and at most
         // that many are running or queued, so this send never blocks.
         if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(Assignment { job, cancel });
+            let _ = jobs.send(Assignment {
+                dispatch,
+                job,
+                cancel,
+            });
         }
     }
 
@@ -378,9 +399,9 @@ impl Coordinator {
                 return;
             }
         };
-        for (id, running) in &mut self.running {
-            if !running.lost && !held.contains(id) {
-                tracing::warn!(job_id = %id, "lease lost; cancelling the job");
+        for running in self.running.values_mut() {
+            if !running.lost && !held.contains(&running.attempt.job_id) {
+                tracing::warn!(job_id = %running.attempt.job_id, "lease lost; cancelling the job");
                 running.lost = true;
                 running.cancel.cancel();
                 self.events.emit(|| JobEvent::Lost(running.attempt.clone()));

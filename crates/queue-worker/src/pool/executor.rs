@@ -12,12 +12,18 @@ use crate::{CancelToken, Execution, Handler, JobContext};
 
 /// A claimed job on its way to an executor.
 pub(super) struct Assignment {
+    /// Names this run to the coordinator; see [`Report::dispatch`].
+    pub(super) dispatch: u64,
     pub(super) job: Job,
     pub(super) cancel: CancelToken,
 }
 
 /// A finished attempt on its way back to the coordinator.
 pub(super) struct Report {
+    /// The assignment's number. A job id is not enough: a run cancelled
+    /// after its lease was lost may still be finishing when the same job,
+    /// revived, is claimed and dispatched again.
+    pub(super) dispatch: u64,
     pub(super) report: AttemptReport,
 }
 
@@ -32,7 +38,12 @@ pub(super) struct Executor {
 impl Executor {
     /// Runs jobs until the coordinator closes the channel.
     pub(super) fn run(self) {
-        for Assignment { job, cancel } in self.jobs.iter() {
+        for Assignment {
+            dispatch,
+            job,
+            cancel,
+        } in self.jobs.iter()
+        {
             let started_at = job.started_at.unwrap_or_else(|| self.store.now());
             let job_id = job.id.clone();
             let attempt = job.attempts;
@@ -52,7 +63,7 @@ impl Executor {
                 started_at,
                 finished_at: self.store.now(),
             };
-            if self.reports.send(Report { report }).is_err() {
+            if self.reports.send(Report { dispatch, report }).is_err() {
                 // The coordinator is gone; the lease will bring the job back.
                 return;
             }

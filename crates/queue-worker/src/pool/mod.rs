@@ -43,6 +43,11 @@ const MAX_CLAIM_BATCH: usize = 128;
 /// to notice that its pool stopped.
 const WAKE_WAIT: Duration = Duration::from_millis(250);
 
+/// The longest lease, poll interval or shutdown grace a pool takes; longer
+/// ones are cut to this. The coordinator adds them to `Instant`s, which
+/// cannot reach arbitrarily far into the future.
+const MAX_PERIOD: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// Why a pool could not start or run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -159,27 +164,27 @@ impl PoolBuilder {
         self
     }
 
-    /// How long a claim lasts without renewal; the pool renews it every
-    /// third of a lease while the job runs. Default: the `lease` setting
-    /// (30 s); at least 100 ms.
+    /// How long a claim lasts without renewal: from 100 ms to a year. The
+    /// pool renews it every third of a lease while the job runs. Default: the
+    /// `lease` setting (30 s).
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = Some(lease.max(Duration::from_millis(100)));
+        self.lease = Some(lease.clamp(Duration::from_millis(100), MAX_PERIOD));
         self
     }
 
-    /// How often an idle pool looks for due jobs. Default: the `poll-interval`
-    /// setting (1 s); at least 1 ms. A [`Client`] attached to the pool wakes
-    /// it at once instead.
+    /// How often an idle pool looks for due jobs: from 1 ms to a year.
+    /// Default: the `poll-interval` setting (1 s). A [`Client`] attached to
+    /// the pool wakes it at once instead.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = Some(interval.max(Duration::from_millis(1)));
+        self.poll_interval = Some(interval.clamp(Duration::from_millis(1), MAX_PERIOD));
         self
     }
 
     /// How long running jobs may take to finish after a graceful shutdown
     /// begins, before their [cancel signal](JobContext::cancel) fires and
-    /// they are released. Default 30 s.
+    /// they are released: at most a year. Default 30 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.shutdown_grace = grace;
+        self.shutdown_grace = grace.min(MAX_PERIOD);
         self
     }
 
@@ -207,8 +212,11 @@ impl PoolBuilder {
         let config = self.store.config()?;
         let settings = coordinator::Settings {
             concurrency: self.concurrency,
-            lease: self.lease.unwrap_or(config.lease),
-            poll_interval: self.poll_interval.unwrap_or(config.poll_interval),
+            lease: self.lease.unwrap_or(config.lease).min(MAX_PERIOD),
+            poll_interval: self
+                .poll_interval
+                .unwrap_or(config.poll_interval)
+                .min(MAX_PERIOD),
             shutdown_grace: self.shutdown_grace,
             claim_batch: self.concurrency.min(MAX_CLAIM_BATCH),
             kinds: self.handlers.keys().cloned().collect(),

@@ -54,6 +54,7 @@ pub(super) fn run(db: Option<&Path>, args: &DemoArgs) -> anyhow::Result<()> {
         ..JobQuery::default()
     })?))?;
 
+    super::worker::adopt_orphans();
     let pool = WorkerPool::builder(store.clone())
         .handler(queue_core::SHELL_KIND, ShellHandler::new())
         .concurrency(usize::from(args.count))

@@ -14,7 +14,7 @@ pub(super) fn run(db: Option<&Path>, command: DlqCommand) -> anyhow::Result<()> 
             let store = crate::database::open(db)?;
             let query = JobQuery {
                 state: Some(JobState::Dead),
-                limit: args.limit,
+                limit: usize::try_from(args.limit).unwrap_or(usize::MAX),
                 ..JobQuery::default()
             };
             let jobs = store.list(&query)?;

@@ -52,7 +52,8 @@ fn single(args: &EnqueueArgs) -> anyhow::Result<JobSpec> {
         spec.id = Some(super::job_id(id)?);
     }
     if let Some(priority) = args.priority {
-        spec.priority = priority;
+        // clap has checked the range, which fits an i32.
+        spec.priority = i32::try_from(priority).unwrap_or_default();
     }
     if let Some(delay) = args.delay {
         spec.delay = Some(Duration::from_secs(delay));
@@ -78,22 +79,40 @@ fn single(args: &EnqueueArgs) -> anyhow::Result<JobSpec> {
 
 /// Reads JSON Lines; blank lines are skipped, and an error names its line.
 fn read_lines(file: &Path) -> anyhow::Result<Vec<JobSpec>> {
-    let reader: Box<dyn Read> = if file == Path::new("-") {
+    let stdin = file == Path::new("-");
+    let name = if stdin {
+        "standard input".to_owned()
+    } else {
+        file.display().to_string()
+    };
+    let reader: Box<dyn Read> = if stdin {
         Box::new(std::io::stdin())
+    } else if file.is_dir() {
+        return Err(UsageError(format!("job file {name} is a directory")).into());
     } else {
         let opened = std::fs::File::open(file)
-            .with_context(|| format!("cannot read job file {}", file.display()))
+            .with_context(|| format!("cannot read job file {name}"))
             .map_err(|err| UsageError(crate::failure::one_line(&err)))?;
         Box::new(opened)
     };
     let mut specs = Vec::new();
     for (number, line) in BufReader::new(reader).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read line {}", number + 1))?;
+        let number = number + 1;
+        let line = line.map_err(|err| match err.kind() {
+            std::io::ErrorKind::InvalidData => {
+                UsageError(format!("{name}: line {number} is not UTF-8 text"))
+            }
+            _ => UsageError(format!("cannot read {name}: line {number}: {err}")),
+        })?;
         if line.trim().is_empty() {
             continue;
         }
-        let spec = JobSpec::from_json(&line)
-            .map_err(|err| UsageError(format!("line {}: {err}", number + 1)))?;
+        let spec = JobSpec::from_json(&line).map_err(|err| {
+            UsageError(format!(
+                "{name}: line {number}: {}",
+                crate::failure::one_line(&err.into())
+            ))
+        })?;
         specs.push(spec);
     }
     if specs.is_empty() {

@@ -11,7 +11,7 @@ pub(super) fn run(db: Option<&Path>, args: &ListArgs) -> anyhow::Result<()> {
     let store = crate::database::open(db)?;
     let query = JobQuery {
         state: args.state,
-        limit: args.limit,
+        limit: usize::try_from(args.limit).unwrap_or(usize::MAX),
         ..JobQuery::default()
     };
     let jobs = store.list(&query)?;

@@ -15,6 +15,7 @@ use crate::render;
 
 pub(super) fn start(db: Option<&Path>, args: &WorkerStartArgs) -> anyhow::Result<()> {
     let store = crate::database::open(db)?;
+    adopt_orphans();
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot listen for signals")?;
     let mut builder = WorkerPool::builder(store)
         .handler(queue_core::SHELL_KIND, ShellHandler::new())
@@ -46,6 +47,15 @@ pub(super) fn start(db: Option<&Path>, args: &WorkerStartArgs) -> anyhow::Result
     let _ = listener.join();
     summary?;
     Ok(())
+}
+
+/// Makes this process the reaper of the processes jobs leave behind, so
+/// that a stopped job's processes are reaped at once and none is left a
+/// zombie; the worker starts no children of its own but job shells.
+pub(super) fn adopt_orphans() {
+    if let Err(err) = queue_worker::become_subreaper() {
+        tracing::debug!(error = %err, "orphans of jobs are left to init");
+    }
 }
 
 pub(super) fn stop(db: Option<&Path>, args: &WorkerStopArgs) -> anyhow::Result<()> {

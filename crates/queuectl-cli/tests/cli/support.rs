@@ -41,8 +41,14 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    fn of(command: &mut Command) -> Self {
+    /// Runs `command` to its end.
+    pub(crate) fn of(command: &mut Command) -> Self {
         let output = command.output().expect("queuectl could not be started");
+        Self::from_output(&output)
+    }
+
+    /// How a process that has ended, ended.
+    pub(crate) fn from_output(output: &std::process::Output) -> Self {
         Self {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -194,14 +200,24 @@ impl Queue {
     /// `filter`; the log goes to a file that [`Worker::log`] reads.
     #[track_caller]
     pub(crate) fn start_worker_logging(&self, count: u16, filter: &str) -> Worker {
+        self.start_worker_with(&["--count", &count.to_string()], filter)
+    }
+
+    /// Starts `worker start <args>` with `RUST_LOG` set to `filter`, and
+    /// waits until it has registered; the log goes to a file that
+    /// [`Worker::log`] reads.
+    #[track_caller]
+    pub(crate) fn start_worker_with(&self, args: &[&str], filter: &str) -> Worker {
         let log = tempfile::Builder::new()
             .prefix("worker-")
             .suffix(".log")
             .tempfile_in(self.dir.path())
             .expect("cannot create a worker log file");
         let (file, log) = log.keep().expect("cannot keep the worker log file");
+        let mut all = vec!["worker", "start"];
+        all.extend_from_slice(args);
         let child = self
-            .command(&["worker", "start", "--count", &count.to_string()])
+            .command(&all)
             .env("RUST_LOG", filter)
             .stdout(Stdio::null())
             .stderr(Stdio::from(file))
@@ -318,4 +334,35 @@ pub(crate) fn write_lines(path: &Path, lines: &[String]) {
     let mut text = lines.join("\n");
     text.push('\n');
     std::fs::write(path, text).expect("cannot write a test file");
+}
+
+/// A small pseudo-random generator (xorshift64*) for tests that pick
+/// victims and moments; its seed goes into failure messages.
+pub(crate) struct Rng {
+    seed: u64,
+    state: u64,
+}
+
+impl Rng {
+    /// A generator seeded from the clock and this process.
+    pub(crate) fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let seed = ((u64::from(nanos) << 20) ^ u64::from(std::process::id())) | 1;
+        Self { seed, state: seed }
+    }
+
+    /// The seed this generator started from.
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// A number below `n`, which must not be 0.
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
 }
