@@ -8,6 +8,8 @@
 
 #[path = "cli/bad_input.rs"]
 mod bad_input;
+#[path = "cli/chaos.rs"]
+mod chaos;
 #[path = "cli/concurrency.rs"]
 mod concurrency;
 #[path = "cli/crash.rs"]
@@ -16,10 +18,16 @@ mod crash;
 mod durability;
 #[path = "cli/lifecycle.rs"]
 mod lifecycle;
+#[path = "cli/load.rs"]
+mod load;
+#[path = "cli/output.rs"]
+mod output;
 #[path = "cli/retries.rs"]
 mod retries;
 #[path = "cli/scheduling.rs"]
 mod scheduling;
+#[path = "cli/signals.rs"]
+mod signals;
 #[path = "cli/stop.rs"]
 mod stop;
 #[path = "cli/support.rs"]

@@ -1,4 +1,5 @@
-//! A worker killed mid-job: the queue survives it and nothing is lost.
+//! Workers killed or paused mid-job: the queue survives them, nothing is
+//! lost, and a worker that lost a job cannot overwrite it.
 
 use std::time::Duration;
 
@@ -73,4 +74,53 @@ fn job_of_a_killed_worker_comes_back_after_its_lease_and_completes() {
     assert_eq!(history[0]["exit_code"], Value::Null);
     assert_ne!(history[0]["worker_id"], history[1]["worker_id"]);
     assert_eq!(queue.job("early"), early, "a finished job changed");
+}
+
+/// A worker paused (SIGSTOP) past its lease loses its job to another worker,
+/// which runs it to the end. When the paused worker resumes, its job has
+/// finished too, but its late report is refused and logged: the job keeps
+/// the other worker's result.
+#[test]
+fn paused_worker_cannot_overwrite_the_job_it_lost() {
+    let queue = Queue::new();
+    queue.set_config("lease", "1s");
+    queue.set_config("backoff-base", "1");
+    let runs = queue.path("runs.log");
+    let command = format!("echo $PPID >> '{}'; sleep 0.5; echo done", runs.display());
+    queue.enqueue(&["--id", "job", &command]);
+    let mut paused = queue.start_worker(1);
+    wait_for("the first run started", Duration::from_secs(10), || {
+        std::fs::read_to_string(&runs)
+            .ok()
+            .filter(|log| !log.is_empty())
+    });
+
+    paused.signal(Signal::SIGSTOP);
+    let mut other = queue.start_worker(1);
+    let done = queue.wait_for_state("job", "completed", Duration::from_secs(20));
+    paused.signal(Signal::SIGCONT);
+    wait_for(
+        "the late report is refused",
+        Duration::from_secs(10),
+        || {
+            let log = paused.log();
+            (log.contains("late report refused") || log.contains("lease lost")).then_some(())
+        },
+    );
+    queue.ok(&["worker", "stop"]);
+    assert!(paused.wait_exit().success(), "{}", paused.log());
+    assert!(other.wait_exit().success(), "{}", other.log());
+
+    let after = queue.job("job");
+    assert_eq!(after, done, "the late report changed the job");
+    let history = after["history"].as_array().expect("history is an array");
+    let results: Vec<&str> = history.iter().map(|a| text(&a["result"])).collect();
+    assert_eq!(results, ["lost", "succeeded"], "{after:#}");
+    assert_ne!(history[0]["worker_id"], history[1]["worker_id"]);
+    let pids: Vec<u32> = std::fs::read_to_string(&runs)
+        .expect("the runs wrote their workers' pids")
+        .lines()
+        .map(|pid| pid.parse().expect("a pid"))
+        .collect();
+    assert_eq!(pids, [paused.pid(), other.pid()]);
 }

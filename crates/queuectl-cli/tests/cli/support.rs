@@ -272,6 +272,15 @@ impl Worker {
         wait_for("the worker exits", WORKER_STARTUP, || self.exited())
     }
 
+    /// Sends `signal` to the process, if it still runs.
+    pub(crate) fn signal(&mut self, signal: nix::sys::signal::Signal) {
+        if self.exited().is_none() {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(self.pid()).expect("a pid"));
+            // It may exit between the check and the signal; that is no error.
+            let _ = nix::sys::signal::kill(pid, signal);
+        }
+    }
+
     /// Kills the process with `SIGKILL`, as a crash would, and reaps it.
     pub(crate) fn kill(&mut self) {
         if self.exited().is_none() {
@@ -365,4 +374,35 @@ impl Rng {
         self.state ^= self.state >> 27;
         self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
     }
+}
+
+/// The processes in process group `pgid`, zombies included, as their pid
+/// and state letter, read from `/proc`.
+pub(crate) fn group_members(pgid: i32) -> Vec<(i32, char)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command name is in parentheses and may itself hold ") ".
+            let (_, rest) = stat.rsplit_once(") ")?;
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let state = fields.first()?.chars().next()?;
+            let pgrp: i32 = fields.get(2)?.parse().ok()?;
+            (pgrp == pgid).then_some((pid, state))
+        })
+        .collect()
+}
+
+/// Waits until `path` holds a number (a pid a job wrote) and returns it.
+#[track_caller]
+pub(crate) fn read_pid(path: &Path) -> i32 {
+    wait_for(
+        &format!("{} holds a pid", path.display()),
+        Duration::from_secs(10),
+        || std::fs::read_to_string(path).ok()?.trim().parse().ok(),
+    )
 }
