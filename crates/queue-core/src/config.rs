@@ -89,23 +89,23 @@ impl QueueConfig {
             }
             ConfigKey::BackoffMax => {
                 self.backoff_max = parse_duration(value)
-                    .filter(|d| *d >= Duration::from_secs(1) && d.as_secs() <= 366 * 24 * 3600)
+                    .filter(|d| within(*d, Duration::from_secs(1), 366 * 24 * 3600))
                     .ok_or_else(|| bad("expected a duration from 1s to 366 days, such as 1h"))?;
             }
             ConfigKey::JobTimeout => {
                 self.job_timeout = parse_duration(value)
-                    .filter(|d| d.as_secs() <= crate::spec::TIMEOUT_LIMIT_SECS)
+                    .filter(|d| within(*d, Duration::ZERO, crate::spec::TIMEOUT_LIMIT_SECS))
                     .filter(|d| d.subsec_nanos() == 0)
                     .ok_or_else(|| bad("expected whole seconds up to 30 days; 0 means none"))?;
             }
             ConfigKey::Lease => {
                 self.lease = parse_duration(value)
-                    .filter(|d| *d >= Duration::from_secs(1) && d.as_secs() <= 24 * 3600)
+                    .filter(|d| within(*d, Duration::from_secs(1), 24 * 3600))
                     .ok_or_else(|| bad("expected a duration from 1s to 24h, such as 30s"))?;
             }
             ConfigKey::PollInterval => {
                 self.poll_interval = parse_duration(value)
-                    .filter(|d| *d >= Duration::from_millis(10) && d.as_secs() <= 3600)
+                    .filter(|d| within(*d, Duration::from_millis(10), 3600))
                     .ok_or_else(|| bad("expected a duration from 10ms to 1h, such as 500ms"))?;
             }
             ConfigKey::OutputLimit => {
@@ -137,6 +137,12 @@ impl QueueConfig {
             ConfigKey::Synchronous => self.synchronous.as_str().to_owned(),
         }
     }
+}
+
+/// Whether `duration` is from `min` to `max_secs` seconds, compared to the
+/// nanosecond so that a fraction of a second past the limit is refused.
+fn within(duration: Duration, min: Duration, max_secs: u64) -> bool {
+    (min..=Duration::from_secs(max_secs)).contains(&duration)
 }
 
 /// A plain number is seconds; anything else is read by `humantime` (`500ms`, `1h 30m`).
@@ -361,6 +367,21 @@ mod tests {
             let err = config.set(key, value).expect_err(value);
             assert!(err.to_string().contains(key.as_str()), "{err}");
             assert_eq!(config, QueueConfig::default());
+        }
+    }
+
+    #[test]
+    fn a_fraction_of_a_second_past_a_limit_is_refused() {
+        let cases = [
+            (ConfigKey::BackoffMax, "366d", "31622400000000001ns"),
+            (ConfigKey::Lease, "24h", "86400s 1ns"),
+            (ConfigKey::PollInterval, "1h", "1h 500ms"),
+        ];
+        for (key, limit, past) in cases {
+            let mut config = QueueConfig::default();
+            config.set(key, limit).unwrap();
+            let err = config.set(key, past).expect_err(past);
+            assert!(err.to_string().contains(key.as_str()), "{err}");
         }
     }
 

@@ -58,6 +58,26 @@ pub enum SpecError {
     BadTime(String),
 }
 
+/// `text` with each character that would break or garble a one-line message
+/// (line breaks, other control characters, bidirectional overrides) escaped
+/// the way `{:?}` escapes it.
+///
+/// Messages built with `{:?}` escape the user's text already; this is for
+/// text that arrives formatted, such as a JSON parser's error naming a field.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        // `escape_debug` leaves printable characters as they are, except
+        // these three, which need no escaping outside a quoted string.
+        if matches!(c, '\\' | '"' | '\'') {
+            out.push(c);
+        } else {
+            out.extend(c.escape_debug());
+        }
+    }
+    out
+}
+
 /// A configuration key or value that is not accepted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

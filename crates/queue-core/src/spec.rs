@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::printable;
 use crate::{JobId, SHELL_KIND, SpecError, Timestamp};
 
 /// The largest `max_retries` a job may ask for.
@@ -76,8 +77,8 @@ impl JobSpec {
     where
         P: Serialize + ?Sized,
     {
-        let value =
-            serde_json::to_value(payload).map_err(|err| SpecError::Payload(err.to_string()))?;
+        let value = serde_json::to_value(payload)
+            .map_err(|err| SpecError::Payload(printable(&err.to_string())))?;
         Ok(Self::new(kind, value))
     }
 
@@ -137,8 +138,10 @@ impl JobSpec {
     ///
     /// Unknown fields are refused by name, and the result is [validated](Self::validate).
     pub fn from_json(text: &str) -> Result<Self, SpecError> {
-        let raw: RawSpec =
-            serde_json::from_str(text).map_err(|err| SpecError::Json(err.to_string()))?;
+        // The parser's message quotes an unknown field's name as it was
+        // written, which may hold a line break or a terminal escape.
+        let raw: RawSpec = serde_json::from_str(text)
+            .map_err(|err| SpecError::Json(printable(&err.to_string())))?;
         let spec = raw.into_spec()?;
         spec.validate()?;
         Ok(spec)
@@ -185,12 +188,12 @@ impl JobSpec {
             )?;
         }
         if let Some(delay) = self.delay {
-            check_range(
-                "delay",
-                saturating_i64(delay.as_secs()),
-                0,
-                DELAY_LIMIT_SECS as i64,
-            )?;
+            // Rounded up, so that a fraction of a second past the limit is
+            // refused too.
+            let secs = delay
+                .as_secs()
+                .saturating_add(u64::from(delay.subsec_nanos() > 0));
+            check_range("delay", saturating_i64(secs), 0, DELAY_LIMIT_SECS as i64)?;
         }
         Ok(())
     }
@@ -341,7 +344,7 @@ fn text(
         Some(other) => Err(SpecError::WrongType {
             field,
             expected: "a string".to_owned(),
-            found: other.to_string(),
+            found: printable(&other.to_string()),
         }),
     }
 }
@@ -362,7 +365,7 @@ fn whole(
         None => Err(SpecError::WrongType {
             field,
             expected: format!("a whole number from {min} to {max}"),
-            found: value.to_string(),
+            found: printable(&value.to_string()),
         }),
     }
 }
@@ -473,6 +476,49 @@ mod tests {
             let err = JobSpec::from_json(json).expect_err(json).to_string();
             assert!(err.contains(expected), "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn quoted_names_and_values_cannot_break_the_line() {
+        let cases = [
+            (r#"{"command":"x","a\nb":1}"#, r"unknown field `a\nb`"),
+            (r#"{"\u0000":null}"#, r"unknown field `\0`"),
+            (r#"{"\u007f":null}"#, r"unknown field `\u{7f}`"),
+            (r#"{"\u001b[2J":null}"#, r"unknown field `\u{1b}[2J`"),
+            (
+                r#"{"command":"0","priority":{"\u007f":null}}"#,
+                r#"got {"\u{7f}":null}"#,
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = JobSpec::from_json(json).expect_err(json).to_string();
+            assert!(err.contains(expected), "{json}: {err}");
+            assert!(!err.contains(char::is_control), "{json}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_delay_a_nanosecond_past_the_limit_is_refused() {
+        let limit = Duration::from_secs(DELAY_LIMIT_SECS);
+        assert_eq!(JobSpec::shell("x").with_delay(limit).validate(), Ok(()));
+        let err = JobSpec::shell("x")
+            .with_delay(limit + Duration::from_nanos(1))
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "delay must be between 0 and 316224000, got 316224001"
+        );
+    }
+
+    #[test]
+    fn payload_numbers_read_as_the_nearest_float() {
+        let spec =
+            JobSpec::from_json(r#"{"kind":"A","payload":[1.9874920783412965e+123]}"#).unwrap();
+        assert_eq!(
+            spec.payload,
+            Some(serde_json::json!([1.9874920783412965e+123_f64]))
+        );
     }
 
     #[test]
