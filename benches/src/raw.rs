@@ -11,7 +11,7 @@ const CLAIM: &str = "UPDATE jobs SET state = 'processing', attempts = attempts +
          worker_id = ?1, lease_expires_at = ?2 + 300000, started_at = ?2, finished_at = NULL, \
          updated_at = ?2 \
      WHERE seq IN (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
-         ORDER BY priority DESC, run_at, seq LIMIT ?3) \
+         ORDER BY priority DESC, run_at, seq LIMIT +?3) \
      RETURNING seq";
 
 /// The store's completion write, without the attempt record.

@@ -2,7 +2,7 @@
 //! one run, side by side.
 //!
 //! ```sh
-//! cargo build --release -p queuectl-cli
+//! cargo build --release -p queuectl-cli -p queuectl-benches
 //! cargo run --release -p queuectl-benches --bin e2e
 //! ```
 //!

@@ -14,17 +14,18 @@
 //! Group members are reaped by group only once their shell has been reaped
 //! (a group's orphans are the only other children in it), and the sweep for
 //! orphans that left their group skips every shell still tracked here.
-//! Shells are spawned under the same lock the sweep holds, so the sweep
-//! cannot see one before it is tracked.
+//! Shells are spawned under a shared gate that the sweep takes exclusively,
+//! so the sweep cannot see one before it is tracked, while executors still
+//! spawn their shells side by side.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 use nix::errno::Errno;
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
 
 /// Whether this process has become a child subreaper.
@@ -33,6 +34,11 @@ static SUBREAPER: AtomicBool = AtomicBool::new(false);
 /// The shells whose `Child` has yet to reap them, by pid, with a count in
 /// case a pid is reused before its first holder is untracked.
 static SHELLS: Mutex<BTreeMap<i32, u32>> = Mutex::new(BTreeMap::new());
+
+/// Held shared from a shell's spawn until it is tracked, and exclusively by
+/// the sweep. A spawn takes as long as the shell's `exec`; one lock for both
+/// would let only one executor of the process spawn at a time.
+static SPAWNING: RwLock<()> = RwLock::new(());
 
 fn shells() -> MutexGuard<'static, BTreeMap<i32, u32>> {
     SHELLS.lock().unwrap_or_else(PoisonError::into_inner)
@@ -87,11 +93,11 @@ impl Drop for TrackedShell {
 
 /// Spawns `command` and tracks the child, so that no sweep reaps it.
 pub(crate) fn spawn_tracked(command: &mut Command) -> io::Result<(Child, TrackedShell)> {
-    let mut shells = shells();
+    let _spawning = SPAWNING.read().unwrap_or_else(PoisonError::into_inner);
     let child = command.spawn()?;
     // Linux pids are at most 2^22 (`pid_max`), so the cast cannot wrap.
     let pid = child.id() as i32;
-    *shells.entry(pid).or_insert(0) += 1;
+    *shells().entry(pid).or_insert(0) += 1;
     Ok((child, TrackedShell { pid }))
 }
 
@@ -119,15 +125,31 @@ pub(crate) fn reap_group(pgid: Pid) {
 /// Reaps the orphans that left their job's group (`setsid`) and have since
 /// exited, when this process is a subreaper; otherwise they are PID 1's.
 pub(crate) fn sweep_orphans() {
-    if !SUBREAPER.load(Ordering::SeqCst) {
+    if !SUBREAPER.load(Ordering::SeqCst) || !any_child_exited() {
         return;
     }
+    // Listed before the gate is taken: a shell spawned since is not listed,
+    // and one spawned before is tracked once the gate is ours.
+    let children = children();
+    let _no_spawns = SPAWNING.write().unwrap_or_else(PoisonError::into_inner);
     let shells = shells();
-    for pid in children() {
+    for pid in children {
         if !shells.contains_key(&pid) {
             // A child still running is left alone; one that exited is reaped.
             let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
         }
+    }
+}
+
+/// Whether some child of this process has exited and waits to be reaped.
+/// One look that reaps nothing (`WNOWAIT`) spares the common case, where
+/// nothing is left over, a walk through `/proc` after every job.
+fn any_child_exited() -> bool {
+    let peek = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    match waitid(Id::All, peek) {
+        Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => false,
+        // An error other than "no children" is not proof that none exited.
+        Ok(_) | Err(_) => true,
     }
 }
 

@@ -87,6 +87,11 @@ fn is_unique_violation(err: &rusqlite::Error) -> bool {
 /// every claimable job; `jobs_claim_order` hands the first due jobs over in
 /// claim order and the scan stops at the limit.
 ///
+/// The limit is written `+?4`: SQLite reads a bare bound `LIMIT` while
+/// planning and then marks the statement stale whenever that parameter is
+/// bound again, so every claim would be parsed and planned anew. A limit that
+/// is an expression is left to run time, and the cached plan is kept.
+///
 /// Known limitation: jobs not yet due that sort ahead of the due ones (a
 /// higher priority, waiting for a delay or a backoff) are stepped over on
 /// every claim. A queue holding very many of them pays for them each time.
@@ -103,7 +108,7 @@ pub(super) fn claim_sql() -> String {
              SELECT seq FROM jobs INDEXED BY jobs_claim_order \
              WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
                AND (?5 = '[]' OR kind IN (SELECT value FROM json_each(?5))) \
-             ORDER BY priority DESC, run_at, seq LIMIT ?4) \
+             ORDER BY priority DESC, run_at, seq LIMIT +?4) \
          RETURNING seq, {JOB_COLUMNS}"
     )
 }
