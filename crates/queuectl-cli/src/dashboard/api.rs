@@ -2,9 +2,12 @@
 //!
 //! | path | answer |
 //! | --- | --- |
-//! | `/api/status` | `status --json` (`counts`, `workers`), plus `finished_per_minute` over the last hour and `oldest_pending` |
+//! | `/api/status` | `status --json`, plus `finished_per_minute` and `oldest_pending` |
 //! | `/api/jobs?state=&q=&limit=&offset=` | `list --json`: an array of jobs |
 //! | `/api/jobs/{id}` | `inspect --json`: the job, `duration_ms` and `history` |
+//!
+//! `finished_per_minute` has one entry per minute of the last hour, oldest
+//! first; `oldest_pending` is the pending job that has waited longest.
 //!
 //! Errors come back as `{"error": "..."}` with a status that says what
 //! kind: 400 for bad parameters, 401 or 403 for refusals, 404 for no job.

@@ -80,7 +80,6 @@ pub(crate) fn serve(store: Arc<dyn Store>, options: Options) -> anyhow::Result<(
                 ""
             }
         ));
-        tracing::info!(%address, "dashboard listening");
         if options.open {
             open_browser(&url);
         }

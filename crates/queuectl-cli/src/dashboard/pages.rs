@@ -131,6 +131,9 @@ pub(super) fn overview_live(_frame: &Frame<'_>, overview: &Overview) -> Markup {
                         "the oldest pending job, "
                         a.mono href=(job_href(job)) { (job.id.as_str()) }
                         ", has waited this long"
+                        @if job.run_at > overview.now {
+                            "; it is due " (when(overview.now, job.run_at))
+                        }
                     }
                 } @else {
                     p.big { "—" }
@@ -262,7 +265,8 @@ pub(super) fn jobs_page(frame: &Frame<'_>, params: &PageParams, page: &JobPage) 
             }
         }
         nav.tabs {
-            a.tab.active[filter.state.is_none()] href=(list_href(None, filter.text.as_deref(), 1)) {
+            a.tab.active[filter.state.is_none()]
+                href=(list_href(None, filter.text.as_deref(), 1)) {
                 "All " span.tab-count { (page.counts.total()) }
             }
             @for state in JobState::ALL {
@@ -291,6 +295,7 @@ pub(super) fn jobs_page(frame: &Frame<'_>, params: &PageParams, page: &JobPage) 
 
 pub(super) fn jobs_live(_frame: &Frame<'_>, params: &PageParams, page: &JobPage) -> Markup {
     let filter = &params.filter;
+    let text = filter.text.as_deref();
     let empty = match (&filter.text, filter.state) {
         (Some(_), _) => "No job matches this filter.",
         (None, Some(JobState::Dead)) => "The dead-letter queue is empty.",
@@ -304,13 +309,13 @@ pub(super) fn jobs_live(_frame: &Frame<'_>, params: &PageParams, page: &JobPage)
         @if params.page > 1 || page.more {
             nav.pager {
                 @if params.page > 1 {
-                    a.button href=(list_href(filter.state, filter.text.as_deref(), params.page - 1)) {
+                    a.button href=(list_href(filter.state, text, params.page - 1)) {
                         "← Newer"
                     }
                 }
                 span.muted { "page " (params.page) }
                 @if page.more {
-                    a.button href=(list_href(filter.state, filter.text.as_deref(), params.page + 1)) {
+                    a.button href=(list_href(filter.state, text, params.page + 1)) {
                         "Older →"
                     }
                 }
@@ -346,7 +351,8 @@ fn job_table(now: Timestamp, jobs: &[Job], empty: &str) -> Markup {
                                         "due " (when(now, job.run_at))
                                     }
                                     JobState::Processing => {
-                                        "started " (when(now, job.started_at.unwrap_or(job.updated_at)))
+                                        @let started = job.started_at.unwrap_or(job.updated_at);
+                                        "started " (when(now, started))
                                     }
                                     _ => { (when(now, job.updated_at)) }
                                 }
@@ -456,12 +462,15 @@ pub(super) fn job_live(frame: &Frame<'_>, detail: &Detail) -> Markup {
                         @for attempt in &detail.history {
                             tr {
                                 td.num { (attempt.attempt) }
-                                td { span.{ "result result-" (attempt.result) } { (attempt.result) } }
+                                td {
+                                    span.{ "result result-" (attempt.result) } { (attempt.result) }
+                                }
                                 td { (when(now, attempt.started_at)) }
                                 td { (when(now, attempt.finished_at)) }
                                 td { (duration_text(attempt.finished_at - attempt.started_at)) }
                                 td.num {
-                                    (attempt.exit_code.map_or_else(|| "—".to_owned(), |c| c.to_string()))
+                                    @let exit = attempt.exit_code.map(|n| n.to_string());
+                                    (exit.as_deref().unwrap_or("—"))
                                 }
                                 td.error-cell { (attempt.error.as_deref().unwrap_or("")) }
                                 td.mono.small { (attempt.worker_id.to_string()) }

@@ -6,7 +6,7 @@
 //! absence a failure.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn start(chromium: &PathBuf, driver: &PathBuf) -> Self {
+    fn start(chromium: &Path, driver: &Path) -> Self {
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
         let driver = Command::new(driver)
