@@ -74,6 +74,17 @@ pub trait Store: Send + Sync {
     /// How many jobs are in each state, without scanning the jobs.
     fn counts(&self) -> Result<StateCounts>;
 
+    /// How many jobs finished in each minute from `since` on, oldest minute
+    /// first; minutes in which none finished are left out. A job counts as
+    /// finished once it is `completed` or `dead`, in the minute of its last
+    /// change, so a revived job no longer counts. Reads only the jobs that
+    /// finished in that time.
+    fn finished_per_minute(&self, since: Timestamp) -> Result<Vec<FinishedMinute>>;
+
+    /// The `pending` job that has waited longest since it last changed (it
+    /// was enqueued, revived or released), or `None` when none is pending.
+    fn oldest_pending(&self) -> Result<Option<Job>>;
+
     /// The shared settings.
     fn config(&self) -> Result<QueueConfig>;
 
@@ -222,6 +233,51 @@ pub struct JobQuery {
     pub limit: usize,
     /// How many matching jobs to skip first.
     pub offset: usize,
+}
+
+/// How many jobs finished in one minute; see [`Store::finished_per_minute`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinishedMinute {
+    /// The start of the minute (UTC, on a whole minute).
+    pub minute: Timestamp,
+    /// Jobs that completed in it.
+    pub completed: u64,
+    /// Jobs that went dead in it.
+    pub dead: u64,
+}
+
+impl FinishedMinute {
+    /// Every job that finished in the minute.
+    pub fn total(&self) -> u64 {
+        self.completed.saturating_add(self.dead)
+    }
+}
+
+/// Folds `(state, minute number since the epoch, count)` rows, as both
+/// backends read them, into minutes in order.
+pub(crate) fn fold_minutes(
+    rows: impl IntoIterator<Item = (JobState, i64, u64)>,
+) -> Result<Vec<FinishedMinute>> {
+    let mut minutes: std::collections::BTreeMap<i64, FinishedMinute> = Default::default();
+    for (state, minute, n) in rows {
+        let entry = match minutes.entry(minute) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                let start = crate::millis::from_millis(minute.saturating_mul(60_000))?;
+                entry.insert(FinishedMinute {
+                    minute: start,
+                    completed: 0,
+                    dead: 0,
+                })
+            }
+        };
+        match state {
+            JobState::Completed => entry.completed += n,
+            JobState::Dead => entry.dead += n,
+            _ => {}
+        }
+    }
+    Ok(minutes.into_values().collect())
 }
 
 /// A worker process in the registry.

@@ -92,6 +92,19 @@ Pending and failed jobs are listed in the order they will run; others most recen
     #[command(after_help = "Example:\n  queuectl demo")]
     Demo(DemoArgs),
 
+    /// Serve a live web view of the queue: counts, workers, throughput, jobs and their output.
+    #[command(after_help = "\
+Examples:
+  queuectl dashboard                       (http://127.0.0.1:5000/)
+  queuectl dashboard --bind 127.0.0.1:0 --open
+  QUEUECTL_DASHBOARD_TOKEN=$(openssl rand -hex 16) queuectl dashboard --bind 0.0.0.0:5000
+
+The page updates itself every two seconds and can retry dead jobs and cancel waiting ones;
+it cannot enqueue. It listens on loopback unless told otherwise; any other address needs a
+token, sent as `Authorization: Bearer TOKEN` or opened once as http://HOST:PORT/?token=TOKEN,
+which keeps it in a cookie. The URL is printed once the port is bound.")]
+    Dashboard(DashboardArgs),
+
     /// Write every job, with its attempt history, as JSON Lines to stdout.
     #[command(after_help = "\
 Examples:
@@ -111,6 +124,22 @@ Examples:
 The jobs are stored together or not at all: an id already in the queue refuses the import.
 A job that was running when exported arrives pending, its running attempt not counted.")]
     Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DashboardArgs {
+    /// The address and port to listen on; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5000")]
+    pub(crate) bind: std::net::SocketAddr,
+
+    /// The token every request must carry, at least 16 characters; required
+    /// when the address is not loopback.
+    #[arg(long, env = "QUEUECTL_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+
+    /// Open the dashboard in a web browser once it is listening.
+    #[arg(long)]
+    pub(crate) open: bool,
 }
 
 #[derive(Debug, Args)]

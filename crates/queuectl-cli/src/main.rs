@@ -2,10 +2,12 @@
 //!
 //! This crate is glue. It parses arguments, opens the store, calls the
 //! libraries and renders what they return. It is the only crate that prints,
-//! installs a log subscriber or chooses an exit code.
+//! installs a log subscriber or chooses an exit code. The web dashboard
+//! lives here too, as one more way of showing what the store holds.
 
 mod cli;
 mod commands;
+mod dashboard;
 mod database;
 mod failure;
 mod render;

@@ -106,6 +106,26 @@ pub(crate) fn jobs(jobs: &[Job]) -> String {
     table(rows)
 }
 
+/// The JSON form of one job (`inspect --json`, the dashboard's API): the
+/// job's fields, its duration and its attempt timeline.
+#[derive(Serialize)]
+pub(crate) struct Inspection<'a> {
+    #[serde(flatten)]
+    job: &'a Job,
+    duration_ms: Option<i64>,
+    history: &'a [AttemptRecord],
+}
+
+impl<'a> Inspection<'a> {
+    pub(crate) fn new(job: &'a Job, history: &'a [AttemptRecord]) -> Self {
+        Inspection {
+            job,
+            duration_ms: job.duration().map(|d| d.num_milliseconds()),
+            history,
+        }
+    }
+}
+
 /// Every field of one job, its attempts and its output.
 pub(crate) fn job_detail(job: &Job, attempts: &[AttemptRecord]) -> String {
     let optional_time = |at: Option<Timestamp>| at.map_or_else(|| "-".into(), time);
@@ -187,7 +207,7 @@ pub(crate) fn job_detail(job: &Job, attempts: &[AttemptRecord]) -> String {
     text.trim_end().to_owned()
 }
 
-fn timeout_text(secs: u64) -> String {
+pub(crate) fn timeout_text(secs: u64) -> String {
     if secs == 0 {
         "none".into()
     } else {
@@ -195,7 +215,7 @@ fn timeout_text(secs: u64) -> String {
     }
 }
 
-fn duration_text(duration: chrono::Duration) -> String {
+pub(crate) fn duration_text(duration: chrono::Duration) -> String {
     let millis = duration.num_milliseconds();
     if millis < 1000 {
         format!("{millis}ms")

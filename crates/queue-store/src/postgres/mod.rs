@@ -37,8 +37,8 @@ use queue_core::{
 use self::connection::{Conn, Manager, Session, Tx, quote_ident};
 use crate::millis::{from_millis, to_millis};
 use crate::{
-    ClaimRequest, Clock, ExportSink, JobQuery, JobRecord, Result, Settled, Store, StoreError,
-    WakeSource, WorkerRecord, WorkerSignal, imported,
+    ClaimRequest, Clock, ExportSink, FinishedMinute, JobQuery, JobRecord, Result, Settled, Store,
+    StoreError, WakeSource, WorkerRecord, WorkerSignal, imported,
 };
 
 pub use schema::SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION;
@@ -508,6 +508,14 @@ impl Store for PostgresStore {
             }
         }
         Ok(counts)
+    }
+
+    fn finished_per_minute(&self, since: Timestamp) -> Result<Vec<FinishedMinute>> {
+        self.single(|conn| queries::finished_per_minute(conn, since))
+    }
+
+    fn oldest_pending(&self) -> Result<Option<Job>> {
+        self.single(|conn| queries::oldest_pending(conn))
     }
 
     fn config(&self) -> Result<QueueConfig> {

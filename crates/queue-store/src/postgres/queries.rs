@@ -1,10 +1,12 @@
 //! Reads: single jobs, pages of jobs, attempt timelines, counts and exports.
 
-use queue_core::{AttemptRecord, Job, JobId, JobState, StateCounts};
+use queue_core::{AttemptRecord, Job, JobId, JobState, StateCounts, Timestamp};
 
 use super::connection::{Session, Tx};
 use super::rows::{JOB_COLUMNS, attempt_from_row, job_from_row, to_bigint};
-use crate::{ExportSink, JobQuery, JobRecord, Result, StoreError};
+use crate::millis::to_millis;
+use crate::store::fold_minutes;
+use crate::{ExportSink, FinishedMinute, JobQuery, JobRecord, Result, StoreError};
 
 /// How many rows an export reads per round trip.
 const EXPORT_BATCH: i32 = 500;
@@ -74,6 +76,43 @@ pub(super) fn counts(session: &mut dyn Session) -> Result<(StateCounts, i64)> {
         entries += row.try_get::<_, i64>(2)?;
     }
     Ok((counts, entries))
+}
+
+/// Finished jobs per state and minute since `since`: a range of
+/// `jobs_state_updated` for each of the two finished states.
+pub(super) fn finished_per_minute(
+    session: &mut dyn Session,
+    since: Timestamp,
+) -> Result<Vec<FinishedMinute>> {
+    let rows = session.query(
+        "SELECT state, updated_at / 60000, count(*) \
+         FROM jobs WHERE state IN ('completed', 'dead') AND updated_at >= $1 \
+         GROUP BY state, updated_at / 60000",
+        &[&to_millis(since)],
+    )?;
+    let mut counted = Vec::with_capacity(rows.len());
+    for row in rows {
+        let state: String = row.try_get(0)?;
+        let state: JobState = state
+            .parse()
+            .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+        let n: i64 = row.try_get(2)?;
+        counted.push((state, row.try_get(1)?, u64::try_from(n).unwrap_or(0)));
+    }
+    fold_minutes(counted)
+}
+
+/// The pending job that changed least recently, first in
+/// `jobs_state_updated` for the state.
+pub(super) fn oldest_pending(session: &mut dyn Session) -> Result<Option<Job>> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'pending' \
+         ORDER BY updated_at, seq LIMIT 1"
+    );
+    session
+        .query_opt(&sql, &[])?
+        .map(|row| job_from_row(&row, 0))
+        .transpose()
 }
 
 /// Streams jobs and their timelines from one snapshot, merging two ordered

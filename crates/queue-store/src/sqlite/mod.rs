@@ -34,8 +34,8 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::{
-    ClaimRequest, Clock, ExportSink, JobQuery, JobRecord, Result, Settled, Store, StoreError,
-    SystemClock, WakeSource, WorkerRecord, WorkerSignal, imported,
+    ClaimRequest, Clock, ExportSink, FinishedMinute, JobQuery, JobRecord, Result, Settled, Store,
+    StoreError, SystemClock, WakeSource, WorkerRecord, WorkerSignal, imported,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -412,6 +412,14 @@ impl Store for SqliteStore {
 
     fn counts(&self) -> Result<StateCounts> {
         self.read(queries::counts)
+    }
+
+    fn finished_per_minute(&self, since: Timestamp) -> Result<Vec<FinishedMinute>> {
+        self.read(|conn| queries::finished_per_minute(conn, since))
+    }
+
+    fn oldest_pending(&self) -> Result<Option<Job>> {
+        self.read(queries::oldest_pending)
     }
 
     fn config(&self) -> Result<QueueConfig> {

@@ -144,6 +144,20 @@ fn hot_statements() -> Vec<Hot> {
             // Newest first by row id, stopping at the limit.
             allowed: &["SCAN jobs"],
         },
+        Hot {
+            name: "finished per minute",
+            sql: queries::FINISHED_PER_MINUTE.to_owned(),
+            // The last few milliseconds: a window of fixed size.
+            params: vec![int(NOW - 5)],
+            // A handful of groups, put in order.
+            allowed: &["USE TEMP B-TREE FOR GROUP BY"],
+        },
+        Hot {
+            name: "oldest pending",
+            sql: queries::oldest_pending_sql(),
+            params: vec![],
+            allowed: &[],
+        },
     ];
     for state in queue_core::JobState::ALL {
         hot.push(Hot {

@@ -1,10 +1,12 @@
 //! Reads: single jobs, pages of jobs, attempt timelines, counts and exports.
 
-use queue_core::{AttemptRecord, Job, JobId, JobState, StateCounts};
+use queue_core::{AttemptRecord, Job, JobId, JobState, StateCounts, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{JOB_COLUMNS, attempt_from_row, job_from_row};
-use crate::{ExportSink, JobQuery, JobRecord, Result, StoreError};
+use crate::millis::to_millis;
+use crate::store::fold_minutes;
+use crate::{ExportSink, FinishedMinute, JobQuery, JobRecord, Result, StoreError};
 
 /// One job by id.
 pub(super) fn job_sql() -> String {
@@ -100,6 +102,47 @@ pub(super) fn counts(conn: &Connection) -> Result<StateCounts> {
         *counts.of_mut(state) = u64::try_from(n).unwrap_or(0);
     }
     Ok(counts)
+}
+
+/// Finished jobs per state and minute since `?1`: a range of
+/// `jobs_state_updated` for each of the two finished states.
+pub(super) const FINISHED_PER_MINUTE: &str = "SELECT state, updated_at / 60000, count(*) \
+     FROM jobs WHERE state IN ('completed', 'dead') AND updated_at >= ?1 \
+     GROUP BY state, updated_at / 60000";
+
+pub(super) fn finished_per_minute(
+    conn: &Connection,
+    since: Timestamp,
+) -> Result<Vec<FinishedMinute>> {
+    let mut statement = conn.prepare_cached(FINISHED_PER_MINUTE)?;
+    let mut rows = statement.query([to_millis(since)])?;
+    let mut counted = Vec::new();
+    while let Some(row) = rows.next()? {
+        let state: String = row.get(0)?;
+        let state: JobState = state
+            .parse()
+            .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+        let n: i64 = row.get(2)?;
+        counted.push((state, row.get(1)?, u64::try_from(n).unwrap_or(0)));
+    }
+    fold_minutes(counted)
+}
+
+/// The pending job that changed least recently: the first entry of
+/// `jobs_state_updated` for the state, whose entries end with the row id.
+pub(super) fn oldest_pending_sql() -> String {
+    format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'pending' \
+         ORDER BY updated_at, seq LIMIT 1"
+    )
+}
+
+pub(super) fn oldest_pending(conn: &Connection) -> Result<Option<Job>> {
+    let mut statement = conn.prepare_cached(&oldest_pending_sql())?;
+    let row = statement
+        .query_row([], |row| Ok(job_from_row(row, 0)))
+        .optional()?;
+    row.transpose()
 }
 
 /// Streams jobs and their timelines, merging two cursors ordered by job, so

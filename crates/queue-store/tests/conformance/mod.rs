@@ -95,6 +95,8 @@ macro_rules! conformance_tests {
             reads::list_text_matches_id_or_command,
             reads::counts_stay_exact_through_every_transition,
             reads::counts_stay_exact_under_concurrent_writers,
+            reads::finished_per_minute_counts_completed_and_dead_jobs,
+            reads::oldest_pending_is_the_one_waiting_longest,
             settings::config_starts_at_the_defaults,
             settings::config_changes_persist_for_new_handles,
             settings::invalid_config_is_refused_and_changes_nothing,

@@ -332,3 +332,106 @@ fn list(
     };
     ids(&store.list(&query).unwrap())
 }
+
+/// Completed and dead jobs are counted in the minute they finished, oldest
+/// minute first, from the time asked for on; a revived job drops out.
+pub(crate) fn finished_per_minute_counts_completed_and_dead_jobs(h: &dyn Harness) {
+    let store = h.store();
+    let w = worker("w");
+    // Start the test on a whole minute, so each step below lands in a known one.
+    let into_minute = store.now().timestamp_millis().rem_euclid(60_000);
+    h.advance(std::time::Duration::from_millis(
+        u64::try_from(60_000 - into_minute).unwrap(),
+    ));
+    let start = store.now();
+    let complete = |job_id: &str| {
+        enqueue(store, vec![shell(job_id, "true").with_priority(1)]);
+        let claimed = claim_one(store, &w, &id(job_id));
+        settle_one(
+            store,
+            &w,
+            report(store, &claimed, AttemptOutcome::Succeeded),
+        );
+    };
+
+    complete("early");
+    h.advance(secs(60));
+    complete("a");
+    complete("b");
+    enqueue(
+        store,
+        vec![shell("cancelled", "true"), shell("revived", "true")],
+    );
+    store.cancel(&id("cancelled")).unwrap();
+    store.cancel(&id("revived")).unwrap();
+    h.advance(secs(120));
+    store.revive(&id("revived")).unwrap();
+    complete("c");
+
+    let minutes = store.finished_per_minute(plus(start, 30)).unwrap();
+    let summary: Vec<_> = minutes
+        .iter()
+        .map(|m| (m.minute, m.completed, m.dead, m.total()))
+        .collect();
+    assert_eq!(
+        summary,
+        [(plus(start, 60), 2, 1, 3), (plus(start, 180), 1, 0, 1)],
+        "the first minute is before the time asked for, and the revived job is not finished"
+    );
+    assert!(
+        store
+            .finished_per_minute(plus(start, 181))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The oldest pending job is the one whose record changed least recently:
+/// a revive or a release makes a job young again; failed jobs do not count.
+pub(crate) fn oldest_pending_is_the_one_waiting_longest(h: &dyn Harness) {
+    let store = h.store();
+    assert_eq!(store.oldest_pending().unwrap(), None, "an empty queue");
+    let w = worker("w");
+    enqueue(store, vec![shell("first", "true")]);
+    h.advance(secs(1));
+    enqueue(
+        store,
+        vec![
+            shell("second", "true").with_priority(5),
+            shell("third", "true"),
+        ],
+    );
+    h.advance(secs(1));
+    assert_eq!(oldest(store), Some(id("first")));
+
+    claim_one(store, &w, &id("second"));
+    claim_one(store, &w, &id("first"));
+    h.advance(secs(1));
+    store.release(&w, &[id("first")]).unwrap();
+    assert_eq!(
+        oldest(store),
+        Some(id("third")),
+        "a released job waits anew"
+    );
+
+    store.cancel(&id("third")).unwrap();
+    h.advance(secs(1));
+    store.revive(&id("third")).unwrap();
+    assert_eq!(oldest(store), Some(id("first")), "a revived job waits anew");
+
+    let first = claim_one(store, &w, &id("first"));
+    settle_one(
+        store,
+        &w,
+        report(store, &first, AttemptOutcome::failed("boom")),
+    );
+    assert_eq!(
+        oldest(store),
+        Some(id("third")),
+        "a failed job is not pending"
+    );
+}
+
+fn oldest(store: &dyn Store) -> Option<JobId> {
+    store.oldest_pending().unwrap().map(|job| job.id)
+}

@@ -2,6 +2,7 @@
 //! and hands the results to `render`.
 
 mod config;
+mod dashboard;
 mod demo;
 mod dlq;
 mod enqueue;
@@ -9,7 +10,7 @@ mod inspect;
 mod list;
 mod status;
 mod transfer;
-mod worker;
+pub(crate) mod worker;
 
 use queue_core::JobId;
 
@@ -34,6 +35,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq(command) => dlq::run(db, command),
         Command::Config(command) => config::run(db, command),
         Command::Demo(args) => demo::run(db, &args),
+        Command::Dashboard(args) => dashboard::run(db, args),
         Command::Export(args) => transfer::export(db, &args),
         Command::Import(args) => transfer::import(db, &args),
     }

@@ -94,7 +94,7 @@ pub(super) fn stop(db: Option<&Path>, args: &WorkerStopArgs) -> anyhow::Result<(
 
 /// Registered workers that are still alive: their heartbeat is younger than
 /// a lease, and, on this host, their process still exists.
-pub(super) fn live(store: &dyn Store) -> anyhow::Result<Vec<WorkerRecord>> {
+pub(crate) fn live(store: &dyn Store) -> anyhow::Result<Vec<WorkerRecord>> {
     let lease = store.config()?.lease;
     let now = store.now();
     let host = this_host();
