@@ -1,12 +1,18 @@
 //! Store throughput: enqueue, claim, complete and the claim-complete round
-//! trip, each with 10 thousand and 1 million jobs already in the table.
+//! trip, each with 10 thousand and 1 million jobs already in the table, on
+//! SQLite and, when a server is given, on PostgreSQL, side by side.
 //!
 //! ```sh
 //! cargo bench -p queuectl-benches --bench store
+//! QUEUECTL_BENCH_POSTGRES_URL=postgres://user@127.0.0.1:5432/db \
+//!     cargo bench -p queuectl-benches --bench store
 //! ```
 //!
 //! The table size is held steady while a benchmark runs: claimed jobs are
-//! released, and drained jobs replaced, outside the timed part.
+//! released, and drained jobs replaced, outside the timed part. SQLite
+//! benchmarks each get a fresh copy of a template file; on PostgreSQL one
+//! schema per table size serves every benchmark (enqueue, which grows the
+//! table, runs last), and the schemas are dropped at the end.
 
 #![expect(
     missing_docs,
@@ -14,11 +20,12 @@
 )]
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use queue_core::{AttemptOutcome, AttemptReport, Job, JobSpec, WorkerId};
-use queue_store::{SqliteStore, Store};
+use queue_store::{PostgresStore, SqliteStore, Store};
 use queuectl_benches::{NOOP_KIND, claim_request, fill, fresh_store};
 
 const SIZES: [usize; 2] = [10_000, 1_000_000];
@@ -43,12 +50,93 @@ impl Templates {
     }
 
     /// A private copy of the queue holding `size` pending jobs.
-    fn copy(&self, size: usize) -> (tempfile::TempDir, SqliteStore) {
+    fn copy(&self, size: usize) -> Queue {
         let target = tempfile::tempdir().expect("a temporary directory");
         let from = self.dir.path().join(size.to_string()).join("bench.db");
         std::fs::copy(&from, target.path().join("bench.db")).expect("copy the template");
         let store = SqliteStore::open(target.path().join("bench.db")).expect("open the copy");
-        (target, store)
+        Queue {
+            backend: "sqlite",
+            store: Arc::new(store),
+            _dir: Some(target),
+        }
+    }
+}
+
+/// A queue to measure, and the directory that holds it if it is a file.
+struct Queue {
+    backend: &'static str,
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// One PostgreSQL queue per table size, each in a schema of its own.
+struct Postgres {
+    url: String,
+    queues: Vec<(usize, String, Arc<dyn Store>)>,
+}
+
+impl Postgres {
+    /// The server named by `QUEUECTL_BENCH_POSTGRES_URL`, if any.
+    #[expect(clippy::print_stderr, reason = "a benchmark says what it leaves out")]
+    fn from_env() -> Option<Self> {
+        let Ok(url) = std::env::var("QUEUECTL_BENCH_POSTGRES_URL") else {
+            eprintln!("PostgreSQL benchmarks skipped: QUEUECTL_BENCH_POSTGRES_URL is not set");
+            return None;
+        };
+        let queues = SIZES
+            .iter()
+            .map(|&size| {
+                let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+                let store = PostgresStore::builder(url.as_str())
+                    .schema(schema.as_str())
+                    .open()
+                    .unwrap_or_else(|err| panic!("cannot open the PostgreSQL queue: {err}"));
+                let store: Arc<dyn Store> = Arc::new(store);
+                fill(store.as_ref(), size);
+                (size, schema, store)
+            })
+            .collect();
+        Some(Self { url, queues })
+    }
+
+    fn queue(&self, size: usize) -> Queue {
+        let (_, _, store) = self
+            .queues
+            .iter()
+            .find(|(s, _, _)| *s == size)
+            .expect("a queue of every size");
+        Queue {
+            backend: "postgres",
+            store: Arc::clone(store),
+            _dir: None,
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let schemas: Vec<String> = self.queues.drain(..).map(|(_, schema, _)| schema).collect();
+        let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) else {
+            return;
+        };
+        for schema in schemas {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// Every backend's queue holding `size` pending jobs.
+struct Backends {
+    templates: Templates,
+    postgres: Option<Postgres>,
+}
+
+impl Backends {
+    fn queues(&self, size: usize) -> Vec<Queue> {
+        let mut queues = vec![self.templates.copy(size)];
+        queues.extend(self.postgres.as_ref().map(|pg| pg.queue(size)));
+        queues
     }
 }
 
@@ -63,7 +151,7 @@ fn worker() -> WorkerId {
     WorkerId::generate("bench", std::process::id())
 }
 
-fn claim(store: &SqliteStore, worker: &WorkerId, n: usize) -> Vec<Job> {
+fn claim(store: &dyn Store, worker: &WorkerId, n: usize) -> Vec<Job> {
     store.claim(&claim_request(worker, n)).expect("claim")
 }
 
@@ -82,128 +170,159 @@ fn completion(job: &Job) -> AttemptReport {
 }
 
 /// Tops the queue back up to `size` pending jobs.
-fn refill(store: &SqliteStore, size: usize) {
+fn refill(store: &dyn Store, size: usize) {
     let pending = store.counts().expect("counts").pending as usize;
     if pending < size {
         fill(store, size - pending);
     }
 }
 
-fn enqueue(c: &mut Criterion, templates: &Templates) {
+fn enqueue(c: &mut Criterion, backends: &Backends) {
     let mut group = c.benchmark_group("enqueue");
     for size in SIZES {
         for batch in [1usize, 100] {
-            let (_dir, store) = templates.copy(size);
-            group.throughput(Throughput::Elements(batch as u64));
-            let id = BenchmarkId::new(format!("batch_{batch}"), size);
-            group.bench_function(id, |b| {
-                b.iter(|| {
-                    let specs =
-                        (0..batch).map(|_| JobSpec::new(NOOP_KIND, serde_json::Value::Null));
-                    store.enqueue(specs.collect()).expect("enqueue")
+            for Queue {
+                backend,
+                store,
+                _dir,
+            } in backends.queues(size)
+            {
+                group.throughput(Throughput::Elements(batch as u64));
+                let id = BenchmarkId::new(format!("{backend}/batch_{batch}"), size);
+                group.bench_function(id, |b| {
+                    b.iter(|| {
+                        let specs =
+                            (0..batch).map(|_| JobSpec::new(NOOP_KIND, serde_json::Value::Null));
+                        store.enqueue(specs.collect()).expect("enqueue")
+                    });
                 });
-            });
+            }
         }
     }
     group.finish();
 }
 
-fn claim_batches(c: &mut Criterion, templates: &Templates) {
+fn claim_batches(c: &mut Criterion, backends: &Backends) {
     let mut group = c.benchmark_group("claim");
     for size in SIZES {
-        let (_dir, store) = templates.copy(size);
-        let worker = worker();
-        for batch in [1usize, 16, 64, 128] {
-            group.throughput(Throughput::Elements(batch as u64));
-            let id = BenchmarkId::new(format!("batch_{batch}"), size);
-            group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    let mut held = Vec::new();
-                    let mut elapsed = Duration::ZERO;
-                    for _ in 0..iters {
-                        let started = Instant::now();
-                        let jobs = claim(&store, &worker, batch);
-                        elapsed += started.elapsed();
-                        held.extend(jobs.into_iter().map(|job| job.id));
-                        // Give the jobs back before they drain a small table.
-                        if held.len() >= size / 4 {
-                            store.release(&worker, &held).expect("release");
-                            held.clear();
+        for Queue {
+            backend,
+            store,
+            _dir,
+        } in backends.queues(size)
+        {
+            let store = store.as_ref();
+            let worker = worker();
+            for batch in [1usize, 16, 64, 128] {
+                group.throughput(Throughput::Elements(batch as u64));
+                let id = BenchmarkId::new(format!("{backend}/batch_{batch}"), size);
+                group.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let mut held = Vec::new();
+                        let mut elapsed = Duration::ZERO;
+                        for _ in 0..iters {
+                            let started = Instant::now();
+                            let jobs = claim(store, &worker, batch);
+                            elapsed += started.elapsed();
+                            held.extend(jobs.into_iter().map(|job| job.id));
+                            // Give the jobs back before they drain a small table.
+                            if held.len() >= size / 4 {
+                                store.release(&worker, &held).expect("release");
+                                held.clear();
+                            }
                         }
-                    }
-                    store.release(&worker, &held).expect("release");
-                    elapsed
+                        store.release(&worker, &held).expect("release");
+                        elapsed
+                    });
                 });
-            });
+            }
         }
     }
     group.finish();
 }
 
-fn complete(c: &mut Criterion, templates: &Templates) {
+fn complete(c: &mut Criterion, backends: &Backends) {
     let mut group = c.benchmark_group("complete");
     for size in SIZES {
-        let (_dir, store) = templates.copy(size);
-        let worker = worker();
-        for batch in [1usize, 32] {
-            group.throughput(Throughput::Elements(batch as u64));
-            let id = BenchmarkId::new(format!("batch_{batch}"), size);
-            group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    let mut elapsed = Duration::ZERO;
-                    for _ in 0..iters {
-                        let jobs = claim(&store, &worker, batch);
-                        let reports: Vec<_> = jobs.iter().map(completion).collect();
-                        let started = Instant::now();
-                        store.settle(&worker, &reports).expect("settle");
-                        elapsed += started.elapsed();
-                        if store.counts().expect("counts").pending < 1_000 {
-                            refill(&store, size);
+        for Queue {
+            backend,
+            store,
+            _dir,
+        } in backends.queues(size)
+        {
+            let store = store.as_ref();
+            let worker = worker();
+            for batch in [1usize, 32] {
+                group.throughput(Throughput::Elements(batch as u64));
+                let id = BenchmarkId::new(format!("{backend}/batch_{batch}"), size);
+                group.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let mut elapsed = Duration::ZERO;
+                        for _ in 0..iters {
+                            let jobs = claim(store, &worker, batch);
+                            let reports: Vec<_> = jobs.iter().map(completion).collect();
+                            let started = Instant::now();
+                            store.settle(&worker, &reports).expect("settle");
+                            elapsed += started.elapsed();
+                            if store.counts().expect("counts").pending < 1_000 {
+                                refill(store, size);
+                            }
                         }
-                    }
-                    elapsed
+                        elapsed
+                    });
                 });
-            });
+            }
         }
     }
     group.finish();
 }
 
-fn round_trip(c: &mut Criterion, templates: &Templates) {
+fn round_trip(c: &mut Criterion, backends: &Backends) {
     let mut group = c.benchmark_group("claim_complete");
     for size in SIZES {
-        let (_dir, store) = templates.copy(size);
-        let worker = worker();
-        for batch in [1usize, 32] {
-            group.throughput(Throughput::Elements(batch as u64));
-            let id = BenchmarkId::new(format!("batch_{batch}"), size);
-            group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    let mut elapsed = Duration::ZERO;
-                    for _ in 0..iters {
-                        let started = Instant::now();
-                        let jobs = claim(&store, &worker, batch);
-                        let reports: Vec<_> = jobs.iter().map(completion).collect();
-                        store.settle(&worker, &reports).expect("settle");
-                        elapsed += started.elapsed();
-                        if store.counts().expect("counts").pending < 1_000 {
-                            refill(&store, size);
+        for Queue {
+            backend,
+            store,
+            _dir,
+        } in backends.queues(size)
+        {
+            let store = store.as_ref();
+            let worker = worker();
+            for batch in [1usize, 32] {
+                group.throughput(Throughput::Elements(batch as u64));
+                let id = BenchmarkId::new(format!("{backend}/batch_{batch}"), size);
+                group.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let mut elapsed = Duration::ZERO;
+                        for _ in 0..iters {
+                            let started = Instant::now();
+                            let jobs = claim(store, &worker, batch);
+                            let reports: Vec<_> = jobs.iter().map(completion).collect();
+                            store.settle(&worker, &reports).expect("settle");
+                            elapsed += started.elapsed();
+                            if store.counts().expect("counts").pending < 1_000 {
+                                refill(store, size);
+                            }
                         }
-                    }
-                    elapsed
+                        elapsed
+                    });
                 });
-            });
+            }
         }
     }
     group.finish();
 }
 
 fn benches(c: &mut Criterion) {
-    let templates = Templates::new();
-    enqueue(c, &templates);
-    claim_batches(c, &templates);
-    complete(c, &templates);
-    round_trip(c, &templates);
+    let backends = Backends {
+        templates: Templates::new(),
+        postgres: Postgres::from_env(),
+    };
+    claim_batches(c, &backends);
+    complete(c, &backends);
+    round_trip(c, &backends);
+    // Last, because it grows the PostgreSQL tables the others share.
+    enqueue(c, &backends);
 }
 
 fn config() -> Criterion {
