@@ -35,7 +35,9 @@ pub trait Store: Send + Sync {
 
     /// Records finished attempts of jobs held by `worker`, one result per
     /// report in the same order. A report about a job the worker no longer
-    /// holds changes nothing and comes back [`Settled::Stale`].
+    /// holds changes nothing and comes back [`Settled::Stale`]. A report's
+    /// `stdout` and `stderr` replace the job's; a stream it leaves out keeps
+    /// what [`Store::record_output`] stored while the attempt ran.
     ///
     /// A report names its claim by the attempt number and the `started_at`
     /// that the claim returned. A backend makes `started_at` differ between
@@ -53,7 +55,10 @@ pub trait Store: Send + Sync {
     /// out of the count, so a worker that lost a job never overwrites it.
     /// Each update replaces both streams, and leaves `updated_at` alone: the
     /// job has not changed state. A claim clears the output of the previous
-    /// attempt, so what a running job shows is always its own.
+    /// attempt, so what a running job shows is always its own. When the
+    /// attempt ends, a stream its report carries replaces what was stored;
+    /// one it leaves out (`None`), and every stream of an attempt that is
+    /// released or rescued, keeps the last output stored here.
     fn record_output(&self, worker: &WorkerId, updates: &[OutputUpdate]) -> Result<usize>;
 
     /// Extends the lease of every job `worker` holds and returns their ids;

@@ -234,10 +234,12 @@ struct Ended<'a> {
     finished_at: Timestamp,
 }
 
-/// Writes where an attempt left its job.
+/// Writes where an attempt left its job. A stream the report leaves out
+/// keeps what `record_output` stored while the attempt ran.
 pub(super) const WRITE_ENDED: &str = "UPDATE jobs SET state = ?2, \
          run_at = coalesce(?3, run_at), finished_at = ?4, exit_code = ?5, \
-         last_error = coalesce(?6, last_error), stdout = ?7, stderr = ?8, \
+         last_error = coalesce(?6, last_error), stdout = coalesce(?7, stdout), \
+         stderr = coalesce(?8, stderr), \
          worker_id = NULL, lease_expires_at = NULL, lease_boot = NULL, \
          lease_deadline_ms = NULL, updated_at = ?9 \
      WHERE seq = ?1 AND state = 'processing'";

@@ -88,6 +88,7 @@ macro_rules! conformance_tests {
             output::output_update_after_the_attempt_ended_changes_nothing,
             output::output_update_after_release_or_rescue_changes_nothing,
             output::output_of_a_new_attempt_starts_empty_and_old_claims_are_refused,
+            output::recorded_output_stays_unless_the_end_of_the_attempt_replaces_it,
             operator::revive_brings_a_dead_job_back_with_attempts_reset,
             operator::revive_of_a_live_job_is_refused_and_changes_nothing,
             operator::revive_and_cancel_of_a_missing_job_are_not_found,

@@ -26,7 +26,7 @@ fn record(store: &dyn Store, worker: &WorkerId, updates: &[OutputUpdate]) -> usi
 
 /// The holder's updates land while the job runs, each replacing the last,
 /// without touching the job's state or `updated_at`; the settled output
-/// then replaces them.
+/// then replaces the stream it carries.
 pub(crate) fn output_update_lands_for_the_holder_while_processing(h: &dyn Harness) {
     let store = h.store();
     enqueue(store, vec![shell("job", "echo")]);
@@ -54,7 +54,7 @@ pub(crate) fn output_update_lands_for_the_holder_while_processing(h: &dyn Harnes
     ));
     let finished = job(store, &id("job"));
     assert_eq!(finished.stdout.as_deref(), Some("first\nsecond\nthird\n"));
-    assert_eq!(finished.stderr, None);
+    assert_eq!(finished.stderr.as_deref(), Some("warning\n"));
 }
 
 /// An update from a worker that does not hold the job changes nothing.
@@ -163,4 +163,46 @@ pub(crate) fn output_of_a_new_attempt_starts_empty_and_old_claims_are_refused(h:
     );
     assert_eq!(job(store, &id("other")).stdout.as_deref(), Some("other\n"));
     assert_eq!(record(store, &w, &[]), 0);
+}
+
+/// The last output stored while an attempt ran stays when its report
+/// carries none, and when the attempt is released or rescued; a stream the
+/// report carries replaces it.
+pub(crate) fn recorded_output_stays_unless_the_end_of_the_attempt_replaces_it(h: &dyn Harness) {
+    let store = h.store();
+    let names = ["silent", "speaks", "released", "rescued"];
+    enqueue(store, names.map(|name| shell(name, "echo")).to_vec());
+    let w = worker("w");
+    let mut held = Vec::new();
+    for name in names {
+        let lease = if name == "rescued" { secs(5) } else { LEASE };
+        let claimed = claim_for(store, &w, 1, lease).remove(0);
+        assert_eq!(claimed.id, id(name));
+        let mut so_far = update(&claimed, "so far\n");
+        so_far.stderr = Some("warned\n".to_owned());
+        assert_eq!(record(store, &w, &[so_far]), 1);
+        held.push(claimed);
+    }
+
+    let silent = report(store, &held[0], AttemptOutcome::Succeeded);
+    settle_one(store, &w, silent);
+    let mut speaks = report(store, &held[1], AttemptOutcome::Succeeded);
+    speaks.stdout = Some("final\n".to_owned());
+    settle_one(store, &w, speaks);
+    assert_eq!(store.release(&w, &[id("released")]).unwrap(), 1);
+    h.advance(secs(6));
+    assert_eq!(store.rescue_expired().unwrap(), [id("rescued")]);
+
+    let output = |name: &str| {
+        let job = job(store, &id(name));
+        (job.stdout, job.stderr)
+    };
+    let kept = (Some("so far\n".to_owned()), Some("warned\n".to_owned()));
+    assert_eq!(output("silent"), kept);
+    assert_eq!(
+        output("speaks"),
+        (Some("final\n".to_owned()), kept.1.clone())
+    );
+    assert_eq!(output("released"), kept);
+    assert_eq!(output("rescued"), kept);
 }
