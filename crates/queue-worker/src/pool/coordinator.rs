@@ -405,7 +405,7 @@ impl Coordinator {
     /// something since the last flush. The store refuses an update for a
     /// job this worker no longer holds, so a run whose lease was lost is
     /// skipped here only to spare the work.
-    fn flush_output(&mut self) {
+    fn flush_output(&self) {
         let mut changed = Vec::new();
         let mut updates = Vec::new();
         for running in self.running.values().filter(|running| !running.lost) {
@@ -430,7 +430,8 @@ impl Coordinator {
         match self.store.record_output(&self.worker, &updates) {
             Ok(stored) => tracing::trace!(worker = %self.worker, stored, "stored running output"),
             Err(err) => {
-                tracing::warn!(worker = %self.worker, error = %err, "could not store running output");
+                let worker = &self.worker;
+                tracing::warn!(worker = %worker, error = %err, "could not store running output");
                 // Try again at the next flush, with whatever has come since.
                 changed.iter().for_each(|output| output.mark_changed());
             }
