@@ -62,6 +62,6 @@ pub use error::{BackendError, Result, StoreError};
 pub use rusqlite;
 pub use sqlite::{SCHEMA_VERSION, SqliteStore, SqliteStoreBuilder};
 pub use store::{
-    ClaimRequest, ExportSink, FinishedMinute, JobQuery, JobRecord, Settled, Store, WakeSource,
-    WorkerRecord, WorkerSignal, imported,
+    ClaimRequest, ExportSink, FinishedMinute, JobQuery, JobRecord, OutputUpdate, Settled, Store,
+    WakeSource, WorkerRecord, WorkerSignal, imported,
 };

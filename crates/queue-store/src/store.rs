@@ -35,7 +35,9 @@ pub trait Store: Send + Sync {
 
     /// Records finished attempts of jobs held by `worker`, one result per
     /// report in the same order. A report about a job the worker no longer
-    /// holds changes nothing and comes back [`Settled::Stale`].
+    /// holds changes nothing and comes back [`Settled::Stale`]. A report's
+    /// `stdout` and `stderr` replace the job's; a stream it leaves out keeps
+    /// what [`Store::record_output`] stored while the attempt ran.
     ///
     /// A report names its claim by the attempt number and the `started_at`
     /// that the claim returned. A backend makes `started_at` differ between
@@ -43,6 +45,21 @@ pub trait Store: Send + Sync {
     /// clock did not), so a late report never lands on a later claim, even
     /// after a revive has started the attempt numbers again.
     fn settle(&self, worker: &WorkerId, reports: &[AttemptReport]) -> Result<Vec<Settled>>;
+
+    /// Stores what attempts held by `worker` have printed so far, as their
+    /// jobs' `stdout` and `stderr`, and returns how many updates landed.
+    ///
+    /// An update names its claim as a report does (the attempt number and
+    /// the claim's `started_at`), and lands only while that claim still holds
+    /// the job as `processing`; any other update changes nothing and is left
+    /// out of the count, so a worker that lost a job never overwrites it.
+    /// Each update replaces both streams, and leaves `updated_at` alone: the
+    /// job has not changed state. A claim clears the output of the previous
+    /// attempt, so what a running job shows is always its own. When the
+    /// attempt ends, a stream its report carries replaces what was stored;
+    /// one it leaves out (`None`), and every stream of an attempt that is
+    /// released or rescued, keeps the last output stored here.
+    fn record_output(&self, worker: &WorkerId, updates: &[OutputUpdate]) -> Result<usize>;
 
     /// Extends the lease of every job `worker` holds and returns their ids;
     /// a job missing from the answer was lost and must not be reported on.
@@ -196,6 +213,21 @@ pub struct ClaimRequest<'a> {
     pub lease: Duration,
     /// Only jobs of these kinds; every kind when empty.
     pub kinds: &'a [String],
+}
+
+/// What a running attempt has printed so far; see [`Store::record_output`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputUpdate {
+    /// The job.
+    pub job_id: JobId,
+    /// The attempt's number, as the claim returned it.
+    pub attempt: u32,
+    /// The claim's `started_at`, as the claim returned it.
+    pub started_at: Timestamp,
+    /// The kept tail of standard output so far, `None` if nothing yet.
+    pub stdout: Option<String>,
+    /// The kept tail of standard error so far, `None` if nothing yet.
+    pub stderr: Option<String>,
 }
 
 /// What [`Store::settle`] did with one report.

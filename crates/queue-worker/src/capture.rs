@@ -6,6 +6,8 @@
 //! last `limit` bytes and counts the rest; [`Capture`] owns the thread that
 //! feeds it. The thread keeps reading until end of file even once the buffer
 //! is full, because a child blocked on a full pipe would never finish.
+//! After each chunk it marks the attempt's [`LiveOutput`] changed, so the
+//! pool can store the tail while the job still runs.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -13,6 +15,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+use crate::live::{LiveOutput, SharedTail};
 
 /// How much one `read` asks for: the default capacity of a Linux pipe.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -100,8 +104,13 @@ pub(crate) struct Capture {
 
 impl Capture {
     /// Starts a thread named `name` that reads `stream` to its end, keeping
-    /// the last `limit` bytes.
-    pub(crate) fn spawn<R>(name: &str, mut stream: R, limit: usize) -> io::Result<Self>
+    /// the last `limit` bytes and marking `live` changed after every chunk.
+    pub(crate) fn spawn<R>(
+        name: &str,
+        mut stream: R,
+        limit: usize,
+        live: LiveOutput,
+    ) -> io::Result<Self>
     where
         R: Read + Send + 'static,
     {
@@ -117,10 +126,13 @@ impl Capture {
                 loop {
                     match stream.read(&mut chunk) {
                         Ok(0) => break,
-                        Ok(n) => shared
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push(&chunk[..n]),
+                        Ok(n) => {
+                            shared
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .push(&chunk[..n]);
+                            live.mark_changed();
+                        }
                         Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                         // Any other error means the pipe is unusable; what was read
                         // so far is still worth keeping, so stop quietly.
@@ -134,6 +146,11 @@ impl Capture {
             ended,
             thread,
         })
+    }
+
+    /// The tail this capture fills, to show while the stream is still open.
+    pub(crate) fn tail(&self) -> SharedTail {
+        Arc::clone(&self.tail)
     }
 
     /// Waits up to `wait` for the stream to end, then returns the kept text
@@ -246,7 +263,13 @@ mod tests {
         let data: Vec<u8> = (0..200_000_u32).map(|i| (i % 251) as u8).collect();
         let expected = String::from_utf8_lossy(&data[data.len() - 100..]).into_owned();
 
-        let capture = Capture::spawn("test-capture", io::Cursor::new(data), 100).unwrap();
+        let capture = Capture::spawn(
+            "test-capture",
+            io::Cursor::new(data),
+            100,
+            LiveOutput::new(),
+        );
+        let capture = capture.unwrap();
         let text = capture.finish(Duration::from_secs(10)).unwrap();
 
         assert_eq!(text, format!("[... 199900 bytes omitted ...]\n{expected}"));

@@ -8,6 +8,8 @@ use queue_core::{AttemptOutcome, Job, JobId};
 use serde::de::DeserializeOwned;
 
 use crate::JobError;
+use crate::capture::TailBuffer;
+use crate::live::LiveOutput;
 
 /// Runs jobs of one kind.
 ///
@@ -69,16 +71,32 @@ pub struct JobContext {
     job: Job,
     cancel: CancelToken,
     output_limit_bytes: usize,
+    live: LiveOutput,
 }
 
 impl JobContext {
     /// A context for one attempt at `job`.
+    ///
+    /// Output published through a context made here goes nowhere; a pool
+    /// gives each attempt's context a slot that it stores while the job runs.
     pub fn new(job: Job, cancel: CancelToken, output_limit_bytes: usize) -> Self {
         Self {
             job,
             cancel,
             output_limit_bytes,
+            live: LiveOutput::new(),
         }
+    }
+
+    /// The context with the slot a pool reads the attempt's output from.
+    pub(crate) fn with_live_output(mut self, live: LiveOutput) -> Self {
+        self.live = live;
+        self
+    }
+
+    /// The slot for the attempt's output while it runs.
+    pub(crate) fn live_output(&self) -> &LiveOutput {
+        &self.live
     }
 
     /// The job as it was claimed.
@@ -161,6 +179,41 @@ impl JobContext {
     /// The most bytes of each output stream worth keeping.
     pub fn output_limit_bytes(&self) -> usize {
         self.output_limit_bytes
+    }
+
+    /// Shows what this attempt has printed so far while it still runs: the
+    /// pool stores it as the job's `stdout` and `stderr` within about a
+    /// second, where `queuectl inspect` and the dashboard read it. Each call
+    /// replaces both streams (`None`: nothing yet), each cut to its last
+    /// [`output_limit_bytes`](Self::output_limit_bytes) as the final output
+    /// is; what [`Execution`] reports when the attempt ends replaces it.
+    /// [`ShellHandler`](crate::ShellHandler) publishes its output this way by
+    /// itself.
+    ///
+    /// ```
+    /// use queue_worker::{Execution, JobContext};
+    ///
+    /// fn count(ctx: &JobContext) -> Execution {
+    ///     let mut log = String::new();
+    ///     for step in 1..=3 {
+    ///         log.push_str(&format!("step {step} done\n"));
+    ///         ctx.publish_output(Some(&log), None);
+    ///     }
+    ///     Execution {
+    ///         stdout: Some(log),
+    ///         ..Execution::succeeded()
+    ///     }
+    /// }
+    /// ```
+    pub fn publish_output(&self, stdout: Option<&str>, stderr: Option<&str>) {
+        let bounded = |text: Option<&str>| {
+            text.map(|text| {
+                let mut tail = TailBuffer::new(self.output_limit_bytes);
+                tail.push(text.as_bytes());
+                Arc::new(Mutex::new(tail))
+            })
+        };
+        self.live.attach(bounded(stdout), bounded(stderr));
     }
 }
 

@@ -115,6 +115,7 @@ mod capture;
 mod client;
 mod events;
 mod handler;
+mod live;
 mod pool;
 mod reap;
 mod shell;

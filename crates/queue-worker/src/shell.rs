@@ -37,6 +37,8 @@
 //! own, keeping only the last [`JobContext::output_limit_bytes`] bytes (see
 //! the `capture` module). A stream that carried no bytes at all is reported as
 //! `None`, so "printed nothing" stays distinct from "printed an empty line".
+//! The tails are also the attempt's live output: a pool stores them about
+//! once a second while the job runs (see [`JobContext::publish_output`]).
 //! Text is decoded as lossy UTF-8, so binary output is stored, mangled, rather
 //! than failing the attempt.
 
@@ -171,7 +173,7 @@ impl Handler for ShellHandler {
         };
         let group = ProcessGroup::led_by(&child);
 
-        let captures = start_captures(&mut child, ctx.output_limit_bytes());
+        let captures = start_captures(&mut child, ctx);
         let (stdout, stderr) = match captures {
             Ok(captures) => captures,
             Err(err) => {
@@ -204,20 +206,29 @@ impl Handler for ShellHandler {
 ///
 /// Both streams are piped, so `take` always finds them; `None` would only
 /// mean there is nothing to read.
+///
+/// The tails are attached to the attempt's live output, so the pool can
+/// store them while the job runs.
 fn start_captures(
     child: &mut Child,
-    limit: usize,
+    ctx: &JobContext,
 ) -> io::Result<(Option<Capture>, Option<Capture>)> {
+    let limit = ctx.output_limit_bytes();
+    let live = ctx.live_output();
     let stdout = child
         .stdout
         .take()
-        .map(|out| Capture::spawn("shell-stdout", out, limit))
+        .map(|out| Capture::spawn("shell-stdout", out, limit, live.clone()))
         .transpose()?;
     let stderr = child
         .stderr
         .take()
-        .map(|err| Capture::spawn("shell-stderr", err, limit))
+        .map(|err| Capture::spawn("shell-stderr", err, limit, live.clone()))
         .transpose()?;
+    live.attach(
+        stdout.as_ref().map(Capture::tail),
+        stderr.as_ref().map(Capture::tail),
+    );
     Ok((stdout, stderr))
 }
 

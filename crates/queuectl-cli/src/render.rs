@@ -192,8 +192,14 @@ pub(crate) fn job_detail(job: &Job, attempts: &[AttemptRecord]) -> String {
             ));
         }
     }
+    // A running job's output is what its worker has stored so far.
+    let so_far = if job.state == JobState::Processing {
+        " (so far)"
+    } else {
+        ""
+    };
     for (name, stream) in [("stdout", &job.stdout), ("stderr", &job.stderr)] {
-        text.push_str(&format!("\n{name}:\n"));
+        text.push_str(&format!("\n{name}{so_far}:\n"));
         match stream {
             Some(output) if !output.is_empty() => {
                 text.push_str(output);

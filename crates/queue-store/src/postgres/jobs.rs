@@ -20,7 +20,7 @@ use super::rows::{
 };
 use super::{DB_NOW_MS, queries, registry};
 use crate::store::LOST_WORKER_ERROR;
-use crate::{ClaimRequest, JobRecord, Result, Settled, StoreError};
+use crate::{ClaimRequest, JobRecord, OutputUpdate, Result, Settled, StoreError};
 
 pub(super) fn insert(tx: &mut Tx<'_>, jobs: &[NewJob]) -> Result<Vec<JobId>> {
     if let Some(repeated) = first_repeated(jobs.iter().map(|job| &job.id)) {
@@ -103,7 +103,9 @@ pub(super) fn claim(
     }
     // A claim's `started_at` identifies it: reports must present it (see
     // `settle`). It grows with every claim of a job, even when the clock
-    // stands still or steps back, so that it never names two claims.
+    // stands still or steps back, so that it never names two claims. The
+    // previous attempt's output goes, so that the output a running job shows,
+    // which `record_output` fills in, is always its own.
     let sql = format!(
         "WITH clock AS MATERIALIZED (SELECT coalesce($1::bigint, {DB_NOW_MS}) AS now_ms), \
          due AS ( \
@@ -116,7 +118,7 @@ pub(super) fn claim(
              FOR UPDATE SKIP LOCKED) \
          UPDATE jobs SET state = 'processing', attempts = jobs.attempts + 1, worker_id = $2, \
              lease_expires_at = clock.now_ms + $5, finished_at = NULL, \
-             updated_at = clock.now_ms, \
+             stdout = NULL, stderr = NULL, updated_at = clock.now_ms, \
              started_at = CASE WHEN jobs.started_at >= clock.now_ms \
                  THEN jobs.started_at + 1 ELSE clock.now_ms END \
          FROM due, clock \
@@ -231,10 +233,13 @@ struct Ended<'a> {
     finished_at: Timestamp,
 }
 
+/// Writes where an attempt left its job. A stream the report leaves out
+/// keeps what `record_output` stored while the attempt ran.
 fn write_ended(tx: &mut Tx<'_>, ended: &Ended<'_>, now: Timestamp) -> Result<()> {
     tx.execute(
         "UPDATE jobs SET state = $2, run_at = coalesce($3, run_at), finished_at = $4, \
-             exit_code = $5, last_error = coalesce($6, last_error), stdout = $7, stderr = $8, \
+             exit_code = $5, last_error = coalesce($6, last_error), \
+             stdout = coalesce($7, stdout), stderr = coalesce($8, stderr), \
              worker_id = NULL, lease_expires_at = NULL, updated_at = $9 \
          WHERE seq = $1 AND state = 'processing'",
         &[
@@ -281,6 +286,37 @@ fn record_attempt(tx: &mut Tx<'_>, row: &AttemptRow<'_>) -> Result<()> {
         ],
     )?;
     Ok(())
+}
+
+/// Stores running attempts' output so far, in one statement outside any
+/// explicit transaction, under the same guard as `settle`. `updated_at`
+/// stays: output is not a change of state.
+pub(super) fn record_output(
+    session: &mut dyn Session,
+    worker: &WorkerId,
+    updates: &[OutputUpdate],
+) -> Result<usize> {
+    let ids: Vec<&str> = updates.iter().map(|u| u.job_id.as_str()).collect();
+    let attempts: Vec<i32> = updates.iter().map(|u| to_int(u.attempt)).collect();
+    let started: Vec<i64> = updates.iter().map(|u| to_millis(u.started_at)).collect();
+    let stdout: Vec<Option<&str>> = updates.iter().map(|u| u.stdout.as_deref()).collect();
+    let stderr: Vec<Option<&str>> = updates.iter().map(|u| u.stderr.as_deref()).collect();
+    let changed = session.execute(
+        "UPDATE jobs SET stdout = u.stdout, stderr = u.stderr \
+         FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[]) \
+             AS u (id, attempt, started_at, stdout, stderr) \
+         WHERE jobs.id = u.id AND jobs.state = 'processing' AND jobs.worker_id = $1 \
+           AND jobs.attempts = u.attempt AND jobs.started_at = u.started_at",
+        &[
+            &worker.as_str(),
+            &ids,
+            &attempts,
+            &started,
+            &stdout,
+            &stderr,
+        ],
+    )?;
+    Ok(usize::try_from(changed).unwrap_or(usize::MAX))
 }
 
 /// Extends every lease `worker` holds, in one statement outside any

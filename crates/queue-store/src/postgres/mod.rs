@@ -37,8 +37,8 @@ use queue_core::{
 use self::connection::{Conn, Manager, Session, Tx, quote_ident};
 use crate::millis::{from_millis, to_millis};
 use crate::{
-    ClaimRequest, Clock, ExportSink, FinishedMinute, JobQuery, JobRecord, Result, Settled, Store,
-    StoreError, WakeSource, WorkerRecord, WorkerSignal, imported,
+    ClaimRequest, Clock, ExportSink, FinishedMinute, JobQuery, JobRecord, OutputUpdate, Result,
+    Settled, Store, StoreError, WakeSource, WorkerRecord, WorkerSignal, imported,
 };
 
 pub use schema::SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION;
@@ -449,6 +449,13 @@ impl Store for PostgresStore {
 
     fn settle(&self, worker: &WorkerId, reports: &[AttemptReport]) -> Result<Vec<Settled>> {
         self.write(|tx, now| jobs::settle(tx, worker, reports, now))
+    }
+
+    fn record_output(&self, worker: &WorkerId, updates: &[OutputUpdate]) -> Result<usize> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        self.single(|conn| jobs::record_output(conn, worker, updates))
     }
 
     fn renew_leases(&self, worker: &WorkerId, lease: Duration) -> Result<Vec<JobId>> {

@@ -15,7 +15,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::rows::{JOB_COLUMNS, job_from_row, to_millis};
 use super::{queries, registry};
 use crate::store::LOST_WORKER_ERROR;
-use crate::{ClaimRequest, JobRecord, MonotonicTime, Result, Settled, StoreError};
+use crate::{ClaimRequest, JobRecord, MonotonicTime, OutputUpdate, Result, Settled, StoreError};
 
 /// The time on both of the store's clocks, read once per transaction.
 pub(super) struct Now {
@@ -99,10 +99,12 @@ pub(super) fn claim_sql() -> String {
     // A claim's `started_at` identifies it: reports must present it (see
     // `settle`). It is made to grow with every claim of a job, even when the
     // clock stands still or steps back, so that it never names two claims.
+    // The previous attempt's output goes, so that the output a running job
+    // shows, which `record_output` fills in, is always its own.
     format!(
         "UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?1, \
              lease_expires_at = ?3, lease_boot = ?6, lease_deadline_ms = ?7, \
-             finished_at = NULL, updated_at = ?2, \
+             finished_at = NULL, stdout = NULL, stderr = NULL, updated_at = ?2, \
              started_at = CASE WHEN started_at >= ?2 THEN started_at + 1 ELSE ?2 END \
          WHERE seq IN ( \
              SELECT seq FROM jobs INDEXED BY jobs_claim_order \
@@ -232,10 +234,12 @@ struct Ended<'a> {
     finished_at: Timestamp,
 }
 
-/// Writes where an attempt left its job.
+/// Writes where an attempt left its job. A stream the report leaves out
+/// keeps what `record_output` stored while the attempt ran.
 pub(super) const WRITE_ENDED: &str = "UPDATE jobs SET state = ?2, \
          run_at = coalesce(?3, run_at), finished_at = ?4, exit_code = ?5, \
-         last_error = coalesce(?6, last_error), stdout = ?7, stderr = ?8, \
+         last_error = coalesce(?6, last_error), stdout = coalesce(?7, stdout), \
+         stderr = coalesce(?8, stderr), \
          worker_id = NULL, lease_expires_at = NULL, lease_boot = NULL, \
          lease_deadline_ms = NULL, updated_at = ?9 \
      WHERE seq = ?1 AND state = 'processing'";
@@ -285,6 +289,32 @@ fn record_attempt(tx: &Transaction<'_>, row: &AttemptRow<'_>) -> Result<()> {
         row.error,
     ])?;
     Ok(())
+}
+
+/// Stores one running attempt's output so far, under the same guard as
+/// `SETTLE_HELD`. `updated_at` stays: output is not a change of state.
+pub(super) const RECORD_OUTPUT: &str = "UPDATE jobs SET stdout = ?5, stderr = ?6 \
+     WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 AND attempts = ?3 \
+       AND started_at = ?4";
+
+pub(super) fn record_output(
+    tx: &Transaction<'_>,
+    worker: &WorkerId,
+    updates: &[OutputUpdate],
+) -> Result<usize> {
+    let mut statement = tx.prepare_cached(RECORD_OUTPUT)?;
+    let mut landed = 0;
+    for update in updates {
+        landed += statement.execute(params![
+            update.job_id.as_str(),
+            worker.as_str(),
+            update.attempt,
+            to_millis(update.started_at),
+            update.stdout,
+            update.stderr,
+        ])?;
+    }
+    Ok(landed)
 }
 
 /// Extends every lease a worker holds.

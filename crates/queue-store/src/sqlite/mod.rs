@@ -34,8 +34,8 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::{
-    ClaimRequest, Clock, ExportSink, FinishedMinute, JobQuery, JobRecord, Result, Settled, Store,
-    StoreError, SystemClock, WakeSource, WorkerRecord, WorkerSignal, imported,
+    ClaimRequest, Clock, ExportSink, FinishedMinute, JobQuery, JobRecord, OutputUpdate, Result,
+    Settled, Store, StoreError, SystemClock, WakeSource, WorkerRecord, WorkerSignal, imported,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -365,6 +365,13 @@ impl Store for SqliteStore {
     fn settle(&self, worker: &WorkerId, reports: &[AttemptReport]) -> Result<Vec<Settled>> {
         let now = self.clock.now();
         self.write(|tx| jobs::settle(tx, worker, reports, now))
+    }
+
+    fn record_output(&self, worker: &WorkerId, updates: &[OutputUpdate]) -> Result<usize> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        self.write(|tx| jobs::record_output(tx, worker, updates))
     }
 
     fn renew_leases(&self, worker: &WorkerId, lease: Duration) -> Result<Vec<JobId>> {

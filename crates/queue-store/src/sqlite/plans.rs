@@ -87,6 +87,19 @@ fn hot_statements() -> Vec<Hot> {
             allowed: &[],
         },
         Hot {
+            name: "record output",
+            sql: jobs::RECORD_OUTPUT.to_owned(),
+            params: vec![
+                text("running-1"),
+                text("w"),
+                int(1),
+                int(NOW),
+                text("so far"),
+                Value::Null,
+            ],
+            allowed: &[],
+        },
+        Hot {
             name: "renew",
             sql: jobs::RENEW.to_owned(),
             params: vec![text("w"), int(NOW), text("boot"), int(31_000)],

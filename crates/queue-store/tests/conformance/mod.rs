@@ -18,6 +18,7 @@ pub(crate) mod claim;
 pub(crate) mod enqueue;
 pub(crate) mod leases;
 pub(crate) mod operator;
+pub(crate) mod output;
 pub(crate) mod reads;
 pub(crate) mod settings;
 pub(crate) mod settle;
@@ -82,6 +83,12 @@ macro_rules! conformance_tests {
             leases::renewal_before_expiry_prevents_rescue,
             leases::release_makes_the_job_due_now_without_charging,
             leases::release_by_another_worker_changes_nothing,
+            output::output_update_lands_for_the_holder_while_processing,
+            output::output_update_from_another_worker_changes_nothing,
+            output::output_update_after_the_attempt_ended_changes_nothing,
+            output::output_update_after_release_or_rescue_changes_nothing,
+            output::output_of_a_new_attempt_starts_empty_and_old_claims_are_refused,
+            output::recorded_output_stays_unless_the_end_of_the_attempt_replaces_it,
             operator::revive_brings_a_dead_job_back_with_attempts_reset,
             operator::revive_of_a_live_job_is_refused_and_changes_nothing,
             operator::revive_and_cancel_of_a_missing_job_are_not_found,

@@ -2,7 +2,8 @@
 //!
 //! It is a closed loop over typed messages. Each turn it settles the reports
 //! that arrived, claims jobs for idle executors, does whatever periodic
-//! upkeep is due, and then blocks until a report, a control message or the
+//! upkeep is due (heartbeat, lease renewal, rescue, and storing the output
+//! of running jobs), and then blocks until a report, a control message or the
 //! next deadline. Nothing else in a pool writes to the store, so the order of
 //! writes about one job is the order of this loop.
 
@@ -11,13 +12,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
-use queue_core::{AttemptReport, JobState, WorkerId};
-use queue_store::{ClaimRequest, Settled, Store, WorkerRecord};
+use queue_core::{AttemptReport, JobState, Timestamp, WorkerId};
+use queue_store::{ClaimRequest, OutputUpdate, Settled, Store, WorkerRecord};
 
 use super::executor::{Assignment, Report};
 use super::{PoolError, PoolSummary};
 use crate::events::EventSink;
+use crate::live::LiveOutput;
 use crate::{AttemptRef, CancelToken, JobEvent};
+
+/// How often the output of running jobs is stored while they run, at most.
+const OUTPUT_FLUSH_PERIOD: Duration = Duration::from_secs(1);
 
 /// Messages from [`super::PoolHandle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +75,10 @@ struct Running {
     released: bool,
     /// Set when its lease was lost; its report is dropped.
     lost: bool,
+    /// What it has printed so far, and the claim's start, which names the
+    /// claim when that output is stored.
+    output: LiveOutput,
+    started_at: Option<Timestamp>,
 }
 
 pub(super) struct Coordinator {
@@ -94,6 +103,7 @@ pub(super) struct Coordinator {
     next_heartbeat: Instant,
     next_renewal: Instant,
     next_rescue: Instant,
+    next_output_flush: Instant,
     summary: PoolSummary,
 }
 
@@ -130,6 +140,7 @@ impl Coordinator {
             next_heartbeat: start,
             next_renewal: start,
             next_rescue: start,
+            next_output_flush: start,
             summary: PoolSummary::default(),
         })
     }
@@ -312,6 +323,7 @@ impl Coordinator {
             }
         }
         let cancel = CancelToken::new();
+        let output = LiveOutput::new();
         let attempt = AttemptRef {
             job_id: job.id.clone(),
             kind: job.kind.clone(),
@@ -327,6 +339,8 @@ impl Coordinator {
                 cancel: cancel.clone(),
                 released: false,
                 lost: false,
+                output: output.clone(),
+                started_at: job.started_at,
             },
         );
         // The channel holds as many jobs as there are executors and at most
@@ -336,6 +350,7 @@ impl Coordinator {
                 dispatch,
                 job,
                 cancel,
+                output,
             });
         }
     }
@@ -359,6 +374,10 @@ impl Coordinator {
             self.next_renewal = now + self.settings.lease / 3;
             self.renew_leases();
         }
+        if now >= self.next_output_flush && !self.running.is_empty() {
+            self.next_output_flush = now + OUTPUT_FLUSH_PERIOD;
+            self.flush_output();
+        }
         if now >= self.next_rescue {
             self.next_rescue = now + self.settings.lease / 2;
             match self.store.rescue_expired() {
@@ -378,6 +397,43 @@ impl Coordinator {
                     "shutdown grace is over; cancelling running jobs"
                 );
                 self.stop_running();
+            }
+        }
+    }
+
+    /// Stores, in one call, the output of every running job that printed
+    /// something since the last flush. The store refuses an update for a
+    /// job this worker no longer holds, so a run whose lease was lost is
+    /// skipped here only to spare the work.
+    fn flush_output(&self) {
+        let mut changed = Vec::new();
+        let mut updates = Vec::new();
+        for running in self.running.values().filter(|running| !running.lost) {
+            let Some(started_at) = running.started_at else {
+                continue;
+            };
+            let Some((stdout, stderr)) = running.output.take_changed() else {
+                continue;
+            };
+            changed.push(&running.output);
+            updates.push(OutputUpdate {
+                job_id: running.attempt.job_id.clone(),
+                attempt: running.attempt.number,
+                started_at,
+                stdout,
+                stderr,
+            });
+        }
+        if updates.is_empty() {
+            return;
+        }
+        match self.store.record_output(&self.worker, &updates) {
+            Ok(stored) => tracing::trace!(worker = %self.worker, stored, "stored running output"),
+            Err(err) => {
+                let worker = &self.worker;
+                tracing::warn!(worker = %worker, error = %err, "could not store running output");
+                // Try again at the next flush, with whatever has come since.
+                changed.iter().for_each(|output| output.mark_changed());
             }
         }
     }
@@ -454,7 +510,7 @@ impl Coordinator {
         let now = Instant::now();
         let mut until = self.next_heartbeat.min(self.next_rescue);
         if !self.running.is_empty() {
-            until = until.min(self.next_renewal);
+            until = until.min(self.next_renewal).min(self.next_output_flush);
         }
         let claiming = matches!(self.phase, Phase::Running | Phase::UntilIdle);
         if claiming && self.idle_slots() > 0 {

@@ -8,6 +8,7 @@ use crossbeam_channel::{Receiver, Sender};
 use queue_core::{AttemptReport, Job};
 use queue_store::Store;
 
+use crate::live::LiveOutput;
 use crate::{CancelToken, Execution, Handler, JobContext};
 
 /// A claimed job on its way to an executor.
@@ -16,6 +17,8 @@ pub(super) struct Assignment {
     pub(super) dispatch: u64,
     pub(super) job: Job,
     pub(super) cancel: CancelToken,
+    /// Where the handler shows the attempt's output while it runs.
+    pub(super) output: LiveOutput,
 }
 
 /// A finished attempt on its way back to the coordinator.
@@ -42,6 +45,7 @@ impl Executor {
             dispatch,
             job,
             cancel,
+            output,
         } in self.jobs.iter()
         {
             let started_at = job.started_at.unwrap_or_else(|| self.store.now());
@@ -49,10 +53,19 @@ impl Executor {
             let attempt = job.attempts;
             tracing::debug!(job_id = %job_id, attempt, kind = %job.kind, "job started");
 
-            let execution = match self.handlers.get(&job.kind) {
-                Some(handler) => run_guarded(handler.as_ref(), job, cancel, self.output_limit),
+            let mut execution = match self.handlers.get(&job.kind) {
+                Some(handler) => {
+                    let ctx = JobContext::new(job, cancel, self.output_limit)
+                        .with_live_output(output.clone());
+                    run_guarded(handler.as_ref(), &ctx)
+                }
                 None => Execution::failed(format!("no handler for jobs of kind {:?}", job.kind)),
             };
+            if execution.stdout.is_none() && execution.stderr.is_none() {
+                // What a handler published is its output, unless it reports
+                // its own; the last publication may not have been stored yet.
+                (execution.stdout, execution.stderr) = output.current();
+            }
             let report = AttemptReport {
                 job_id,
                 attempt,
@@ -72,9 +85,8 @@ impl Executor {
 }
 
 /// Runs the handler, turning a panic into a failed attempt so the thread lives on.
-fn run_guarded(handler: &dyn Handler, job: Job, cancel: CancelToken, limit: usize) -> Execution {
-    let ctx = JobContext::new(job, cancel, limit);
-    match catch_unwind(AssertUnwindSafe(|| handler.run(&ctx))) {
+fn run_guarded(handler: &dyn Handler, ctx: &JobContext) -> Execution {
+    match catch_unwind(AssertUnwindSafe(|| handler.run(ctx))) {
         Ok(execution) => execution,
         Err(panic) => {
             let message = panic

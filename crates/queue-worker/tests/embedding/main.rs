@@ -6,6 +6,7 @@
 mod cancellation;
 mod client;
 mod events;
+mod live_output;
 mod outcomes;
 mod panics;
 mod support;

@@ -381,11 +381,6 @@ pub(super) fn job_page(frame: &Frame<'_>, detail: &Detail) -> Markup {
     layout(frame, Section::None, &format!("Job {id}"), body)
 }
 
-// Known limitation: a shell job's output is stored when its attempt ends,
-// not while it runs (workers keep a bounded tail in memory and report it
-// with the outcome), so a running job shows the output of its previous
-// attempt, if any, and this page, which refreshes itself, shows the new
-// output as soon as the attempt is settled.
 pub(super) fn job_live(frame: &Frame<'_>, detail: &Detail) -> Markup {
     let job = &detail.job;
     let now = detail.now;
@@ -483,7 +478,7 @@ pub(super) fn job_live(frame: &Frame<'_>, detail: &Detail) -> Markup {
                 p.muted.running-note {
                     "Attempt " (job.attempts) " is running"
                     @if let Some(started) = job.started_at { " since " (when(now, started)) }
-                    ". Its output appears here when it ends."
+                    ". Its output so far is below; its worker stores it about once a second."
                 }
             }
         }

@@ -63,3 +63,35 @@ fn invalid_utf8_and_binary_output_are_captured_lossily() {
     }
     queue.ok(&["list"]);
 }
+
+/// A running job's output so far shows in `inspect` while the job is still
+/// `processing`, and its whole output once it has completed.
+#[test]
+fn inspect_shows_the_output_of_a_running_job() {
+    let queue = Queue::new();
+    let marker = queue.path("go-on");
+    let command = format!(
+        "echo first; while [ ! -e '{m}' ]; do sleep 0.05; done; echo second",
+        m = marker.display()
+    );
+    let id = queue.enqueue(&[&command]);
+
+    let mut worker = queue.start_worker(1);
+    let running = crate::support::wait_for(
+        "the running job shows its first line",
+        Duration::from_secs(10),
+        || {
+            let job = queue.job(&id);
+            (job["stdout"] == "first\n").then_some(job)
+        },
+    );
+    assert_eq!(running["state"], "processing");
+    let table = queue.ok(&["inspect", &id]);
+    assert!(table.contains("stdout (so far):\nfirst\n"), "{table}");
+
+    std::fs::write(&marker, "").expect("the marker file");
+    let done = queue.wait_for_state(&id, "completed", Duration::from_secs(10));
+    assert_eq!(done["stdout"], "first\nsecond\n");
+    queue.ok(&["worker", "stop"]);
+    assert!(worker.wait_exit().success(), "{}", worker.log());
+}

@@ -1,9 +1,12 @@
 //! Every route of the dashboard over HTTP: what it answers, what it
 //! refuses, and that nothing stored changes when it refuses.
 
+use std::process::Stdio;
+use std::time::Duration;
+
 use serde_json::Value;
 
-use super::support::{Queue, Request, csrf_in, queuectl};
+use super::support::{Queue, Request, csrf_in, queuectl, scratch, wait_until};
 
 /// The overview answers with the counts per state, the newest jobs and
 /// headers that keep the page from loading anything from elsewhere.
@@ -178,6 +181,66 @@ fn job_page_shows_fields_timeline_and_output() {
     let fragment = dashboard.get("/fragments/jobs/broken");
     assert_eq!(fragment.status, 200);
     assert!(fragment.body.contains("giving up") && !fragment.body.contains("<html"));
+}
+
+/// A running job's page fragment, which the page polls, shows the output it
+/// has printed so far; once the job completes it shows all of it.
+#[test]
+fn running_job_fragment_shows_its_output_so_far() {
+    let queue = Queue::new();
+    let scratch = scratch();
+    let marker = scratch.path().join("go-on");
+    let command = format!(
+        "echo first; while [ ! -e '{}' ]; do sleep 0.05; done; echo second",
+        marker.display()
+    );
+    // Only what the job printed, not its command, which names both lines.
+    const SO_FAR: &str = "<pre class=\"output-block\">first\n</pre>";
+    queue.enqueue("live", &[&command]);
+    let mut worker = queue
+        .command(&["worker", "start", "--count", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot start a worker");
+    let dashboard = queue.dashboard(&[]);
+
+    let running = wait_until(
+        "the running job's first line",
+        Duration::from_secs(20),
+        || {
+            let fragment = dashboard.get("/fragments/jobs/live");
+            fragment.body.contains(SO_FAR).then_some(fragment)
+        },
+    );
+    std::fs::write(&marker, "").expect("the marker file");
+    let done = wait_until("the job to complete", Duration::from_secs(20), || {
+        let fragment = dashboard.get("/fragments/jobs/live");
+        fragment
+            .body
+            .contains("state-completed")
+            .then_some(fragment)
+    });
+    queue.ok(&["worker", "stop"]);
+    let _ = worker.wait();
+
+    let running = running.unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(running.status, 200);
+    assert!(
+        running.body.contains("state-processing"),
+        "{}",
+        running.body
+    );
+    assert!(
+        running.body.contains("Its output so far is below"),
+        "{}",
+        running.body
+    );
+    let done = done.unwrap_or_else(|err| panic!("{err}"));
+    let all = r#"<pre class="output-block">first
+second
+</pre>"#;
+    assert!(done.body.contains(all), "{}", done.body);
 }
 
 /// An id no job has is a 404 on the job page, its fragment, its actions
