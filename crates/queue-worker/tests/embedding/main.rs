@@ -8,6 +8,7 @@ mod client;
 mod events;
 mod outcomes;
 mod panics;
+mod prefetch;
 mod support;
 mod transactional;
 mod typed;

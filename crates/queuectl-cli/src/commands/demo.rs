@@ -58,6 +58,8 @@ pub(super) fn run(db: Option<&Path>, args: &DemoArgs) -> anyhow::Result<()> {
     let pool = WorkerPool::builder(store.clone())
         .handler(queue_core::SHELL_KIND, ShellHandler::new())
         .concurrency(usize::from(args.count))
+        // As for `worker start`: shell jobs gain little from a prefetch.
+        .prefetch(0)
         .start()?;
     let started = Instant::now();
     let mut last = String::new();

@@ -20,6 +20,10 @@ pub(super) fn start(db: Option<&Path>, args: &WorkerStartArgs) -> anyhow::Result
     let mut builder = WorkerPool::builder(store)
         .handler(queue_core::SHELL_KIND, ShellHandler::new())
         .concurrency(usize::from(args.count))
+        // A shell job costs a spawn, so a prefetch would buy it little; and
+        // a worker that holds only what it runs leaves every waiting job
+        // free for other workers, and reruns at most its slots if killed.
+        .prefetch(0)
         .shutdown_grace(Duration::from_secs(args.grace));
     if let Some(host) = &args.host {
         builder = builder.host(host);
