@@ -2,9 +2,9 @@
 //!
 //! It is a closed loop over typed messages. Each turn it settles the reports
 //! that arrived, claims jobs for idle executors and a bounded prefetch, does
-//! whatever periodic upkeep is due, and then blocks until a report, a control message or the
-//! next deadline. Nothing else in a pool writes to the store, so the order of
-//! writes about one job is the order of this loop.
+//! whatever periodic upkeep is due, and then blocks until a report, a
+//! control message or the next deadline. Nothing else in a pool writes to
+//! the store, so the order of writes about one job is the order of this loop.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -84,8 +84,9 @@ pub(super) struct Coordinator {
     backlog: Receiver<Assignment>,
     reports: Receiver<Report>,
     control: Receiver<Control>,
-    /// Every job the pool holds, started or not. Keyed by dispatch number: one job can be in here twice, when a run
-    /// that lost its lease is still ending as a later claim of it runs.
+    /// Every job the pool holds, started or not. Keyed by dispatch number:
+    /// one job can be in here twice, when a run that lost its lease is still
+    /// ending as a later claim of it runs.
     running: HashMap<u64, Running>,
     next_dispatch: u64,
     unsettled: Vec<AttemptReport>,
