@@ -68,10 +68,17 @@ fn main() {
         None,
         "",
     ));
-    let library = library_drain(jobs, 32);
+    let plain = library_drain(jobs, 32, 0);
     rows.push(row(
         "library drain, 32 slots, no-op jobs",
-        library,
+        plain,
+        Some(raw_batch),
+        "",
+    ));
+    let prefetched = library_drain(jobs, 32, 96);
+    rows.push(row(
+        "library drain, 32 slots + prefetch 96, no-op jobs",
+        prefetched,
         Some(raw_batch),
         ">= 50,000/s, 70%",
     ));
@@ -221,7 +228,8 @@ fn raw_claim_complete(jobs: usize, batch: usize) -> f64 {
     rate(done, elapsed)
 }
 
-fn library_drain(jobs: usize, slots: usize) -> f64 {
+/// Drains no-op jobs with `slots` executors and room for `prefetch` more.
+fn library_drain(jobs: usize, slots: usize, prefetch: usize) -> f64 {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = Arc::new(fresh_store(dir.path()));
     fill(store.as_ref(), jobs);
@@ -229,6 +237,7 @@ fn library_drain(jobs: usize, slots: usize) -> f64 {
     let pool = WorkerPool::builder(store.clone())
         .handler(NOOP_KIND, |_: &JobContext| Execution::succeeded())
         .concurrency(slots)
+        .prefetch(prefetch)
         .start()
         .expect("start the pool");
     pool.handle().shutdown_when_idle();

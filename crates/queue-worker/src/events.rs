@@ -2,7 +2,9 @@
 //! and the thread that delivers them to the application's hooks.
 //!
 //! The coordinator knows how every attempt was settled, so it is the source
-//! of events; but it also renews leases, and a slow hook must never make a
+//! of events, except `Started`: a claimed job may wait in the pool's
+//! prefetch, so the executor that takes it says when it really starts, before
+//! it reports the end. The coordinator also renews leases, and a slow hook must never make a
 //! pool lose its jobs. So the coordinator only offers each event to a
 //! bounded channel, and a thread of its own calls the hooks. When the hooks
 //! fall more than [`EVENT_BUFFER`] events behind, further events are dropped
@@ -10,6 +12,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -44,7 +47,8 @@ pub struct AttemptRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JobEvent {
-    /// The pool claimed the job and handed it to a handler.
+    /// An executor took the job and is handing it to a handler. A job that
+    /// waited in the prefetch and was given back at shutdown never starts.
     Started(AttemptRef),
     /// The attempt succeeded; the job is `completed`.
     Completed {
@@ -97,10 +101,12 @@ impl JobEvent {
     }
 }
 
-/// The coordinator's end: offers events without ever blocking.
+/// A producer's end: offers events without ever blocking. The coordinator
+/// holds one, and each executor a clone for the `Started` of the jobs it
+/// takes; the clones share the count of dropped events.
 pub(crate) struct EventSink {
     events: Option<Sender<JobEvent>>,
-    dropped: u64,
+    dropped: Arc<AtomicU64>,
     /// Whether the last offer was dropped, so a backlog is logged once.
     lagging: bool,
 }
@@ -110,7 +116,7 @@ impl EventSink {
     pub(crate) fn disabled() -> Self {
         Self {
             events: None,
-            dropped: 0,
+            dropped: Arc::new(AtomicU64::new(0)),
             lagging: false,
         }
     }
@@ -125,7 +131,7 @@ impl EventSink {
         match events.try_send(event()) {
             Ok(()) => self.lagging = false,
             Err(TrySendError::Full(_)) => {
-                self.dropped += 1;
+                self.dropped.fetch_add(1, Ordering::Relaxed);
                 if !self.lagging {
                     tracing::warn!(
                         buffer = EVENT_BUFFER,
@@ -136,13 +142,25 @@ impl EventSink {
             }
             // The listener catches hook panics and ends only after the sink
             // is dropped, so this means it died of something else.
-            Err(TrySendError::Disconnected(_)) => self.dropped += 1,
+            Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
-    /// How many events were dropped so far.
+    /// How many events were dropped so far, by this sink and its clones.
     pub(crate) fn dropped(&self) -> u64 {
-        self.dropped
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Clone for EventSink {
+    fn clone(&self) -> Self {
+        Self {
+            events: self.events.clone(),
+            dropped: Arc::clone(&self.dropped),
+            lagging: false,
+        }
     }
 }
 
@@ -159,7 +177,7 @@ pub(crate) fn spawn_listener(
     Ok((
         EventSink {
             events: Some(events),
-            dropped: 0,
+            dropped: Arc::new(AtomicU64::new(0)),
             lagging: false,
         },
         thread,

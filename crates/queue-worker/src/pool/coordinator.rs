@@ -1,11 +1,11 @@
 //! The coordinator: the one thread of a pool that talks to the store.
 //!
 //! It is a closed loop over typed messages. Each turn it settles the reports
-//! that arrived, claims jobs for idle executors, does whatever periodic
-//! upkeep is due (heartbeat, lease renewal, rescue, and storing the output
-//! of running jobs), and then blocks until a report, a control message or the
-//! next deadline. Nothing else in a pool writes to the store, so the order of
-//! writes about one job is the order of this loop.
+//! that arrived, claims jobs for idle executors and a bounded prefetch, does
+//! whatever periodic upkeep is due (heartbeat, lease renewal, rescue, and
+//! storing the output of running jobs), and then blocks until a report, a
+//! control message or the next deadline. Nothing else in a pool writes to
+//! the store, so the order of writes about one job is the order of this loop.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +36,8 @@ pub(super) enum Control {
 /// What the coordinator needs to know, all of it fixed at start.
 pub(super) struct Settings {
     pub(super) concurrency: usize,
+    /// How many claimed jobs may wait for an executor, beyond the running ones.
+    pub(super) prefetch: usize,
     pub(super) lease: Duration,
     pub(super) poll_interval: Duration,
     pub(super) shutdown_grace: Duration,
@@ -49,6 +51,8 @@ pub(super) struct Parts {
     pub(super) host: String,
     pub(super) settings: Settings,
     pub(super) jobs: Sender<Assignment>,
+    /// The executors' end of `jobs`, to take back jobs none has started.
+    pub(super) backlog: Receiver<Assignment>,
     pub(super) reports: Receiver<Report>,
     pub(super) control: Receiver<Control>,
     pub(super) events: EventSink,
@@ -67,7 +71,7 @@ enum Phase {
     Stopping,
 }
 
-/// A job an executor is running.
+/// A job an executor is running, or that waits in the job channel for one.
 struct Running {
     attempt: AttemptRef,
     cancel: CancelToken,
@@ -86,10 +90,12 @@ pub(super) struct Coordinator {
     worker: WorkerId,
     settings: Settings,
     jobs: Option<Sender<Assignment>>,
+    backlog: Receiver<Assignment>,
     reports: Receiver<Report>,
     control: Receiver<Control>,
-    /// Keyed by dispatch number: one job can be in here twice, when a run
-    /// that lost its lease is still ending as a later claim of it runs.
+    /// Every job the pool holds, started or not. Keyed by dispatch number:
+    /// one job can be in here twice, when a run that lost its lease is still
+    /// ending as a later claim of it runs.
     running: HashMap<u64, Running>,
     next_dispatch: u64,
     unsettled: Vec<AttemptReport>,
@@ -127,6 +133,7 @@ impl Coordinator {
             worker: parts.worker,
             settings: parts.settings,
             jobs: Some(parts.jobs),
+            backlog: parts.backlog,
             reports: parts.reports,
             control: parts.control,
             running: HashMap::new(),
@@ -184,8 +191,25 @@ impl Coordinator {
         stopping && self.running.is_empty() && self.unsettled.is_empty()
     }
 
-    fn idle_slots(&self) -> usize {
-        self.settings.concurrency.saturating_sub(self.running.len())
+    /// How many more jobs the pool may hold: executors plus the prefetch.
+    fn free_slots(&self) -> usize {
+        (self.settings.concurrency + self.settings.prefetch).saturating_sub(self.running.len())
+    }
+
+    /// Whether enough is free to be worth a claim. Waiting until a prefetch's
+    /// worth is free makes each claim a batch; it can never leave an
+    /// executor idle, since an idle executor means an empty job channel, so
+    /// at most `concurrency - 1` jobs held and more than the prefetch free.
+    fn wants_claim(&self) -> bool {
+        self.free_slots() >= self.settings.prefetch.div_ceil(2).max(1)
+    }
+
+    /// How many held jobs an executor has started (or is about to).
+    fn started(&self) -> usize {
+        self.running
+            .len()
+            .saturating_sub(self.backlog.len())
+            .min(self.settings.concurrency)
     }
 
     /// Takes every report that is ready without blocking.
@@ -277,8 +301,11 @@ impl Coordinator {
         if !claiming || !due {
             return;
         }
-        while self.idle_slots() > 0 {
-            let limit = self.idle_slots().min(self.settings.claim_batch);
+        if !self.wants_claim() {
+            return;
+        }
+        while self.free_slots() > 0 {
+            let limit = self.free_slots().min(self.settings.claim_batch);
             let request = ClaimRequest {
                 worker: &self.worker,
                 limit,
@@ -324,12 +351,12 @@ impl Coordinator {
         }
         let cancel = CancelToken::new();
         let output = LiveOutput::new();
+        // `Started` is the executor's to tell, when it takes the job.
         let attempt = AttemptRef {
             job_id: job.id.clone(),
             kind: job.kind.clone(),
             number: job.attempts,
         };
-        self.events.emit(|| JobEvent::Started(attempt.clone()));
         let dispatch = self.next_dispatch;
         self.next_dispatch += 1;
         self.running.insert(
@@ -343,8 +370,8 @@ impl Coordinator {
                 started_at: job.started_at,
             },
         );
-        // The channel holds as many jobs as there are executors and at most
-        // that many are running or queued, so this send never blocks.
+        // The channel holds as many jobs as executors and prefetch together,
+        // and at most that many are held, so this send never blocks.
         if let Some(jobs) = &self.jobs {
             let _ = jobs.send(Assignment {
                 dispatch,
@@ -360,7 +387,8 @@ impl Coordinator {
         let now = Instant::now();
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + self.heartbeat_period();
-            let running = u32::try_from(self.running.len()).unwrap_or(u32::MAX);
+            // Prefetched jobs are not running yet; the registry says so.
+            let running = u32::try_from(self.started()).unwrap_or(u32::MAX);
             match self.store.heartbeat(&self.worker, running) {
                 Ok(signal) if signal.stop_requested && self.accepts_stop() => {
                     tracing::info!(worker = %self.worker, "stop requested; finishing running jobs");
@@ -466,17 +494,49 @@ impl Coordinator {
     }
 
     fn begin_drain(&mut self) {
+        self.release_backlog();
         let deadline = Instant::now() + self.settings.shutdown_grace;
         self.phase = Phase::Draining { deadline };
     }
 
     fn stop_running(&mut self) {
+        self.release_backlog();
         self.phase = Phase::Stopping;
         for running in self.running.values_mut() {
             if !running.lost {
                 running.released = true;
             }
             running.cancel.cancel();
+        }
+    }
+
+    /// Takes back every job no executor has started and releases them in one
+    /// call: a stopping pool does not start more work. They have no events,
+    /// as they never started. An executor that wins the race for one runs it
+    /// as a job that started before the shutdown.
+    fn release_backlog(&mut self) {
+        let mut ids = Vec::new();
+        while let Ok(assignment) = self.backlog.try_recv() {
+            if let Some(held) = self.running.remove(&assignment.dispatch) {
+                if !held.lost {
+                    ids.push(assignment.job.id);
+                }
+            }
+        }
+        if ids.is_empty() {
+            return;
+        }
+        match self.store.release(&self.worker, &ids) {
+            Ok(n) => {
+                self.summary.released += n as u64;
+                tracing::debug!(worker = %self.worker, count = n, "released prefetched jobs");
+            }
+            Err(err) => tracing::error!(
+                worker = %self.worker,
+                count = ids.len(),
+                error = %err,
+                "could not release prefetched jobs; their leases will bring them back"
+            ),
         }
     }
 
@@ -513,7 +573,7 @@ impl Coordinator {
             until = until.min(self.next_renewal).min(self.next_output_flush);
         }
         let claiming = matches!(self.phase, Phase::Running | Phase::UntilIdle);
-        if claiming && self.idle_slots() > 0 {
+        if claiming && self.wants_claim() {
             if !self.starved {
                 return;
             }

@@ -8,8 +8,9 @@ use crossbeam_channel::{Receiver, Sender};
 use queue_core::{AttemptReport, Job};
 use queue_store::Store;
 
+use crate::events::EventSink;
 use crate::live::LiveOutput;
-use crate::{CancelToken, Execution, Handler, JobContext};
+use crate::{AttemptRef, CancelToken, Execution, Handler, JobContext, JobEvent};
 
 /// A claimed job on its way to an executor.
 pub(super) struct Assignment {
@@ -36,11 +37,12 @@ pub(super) struct Executor {
     pub(super) jobs: Receiver<Assignment>,
     pub(super) reports: Sender<Report>,
     pub(super) output_limit: usize,
+    pub(super) events: EventSink,
 }
 
 impl Executor {
     /// Runs jobs until the coordinator closes the channel.
-    pub(super) fn run(self) {
+    pub(super) fn run(mut self) {
         for Assignment {
             dispatch,
             job,
@@ -51,15 +53,29 @@ impl Executor {
             let started_at = job.started_at.unwrap_or_else(|| self.store.now());
             let job_id = job.id.clone();
             let attempt = job.attempts;
-            tracing::debug!(job_id = %job_id, attempt, kind = %job.kind, "job started");
-
-            let mut execution = match self.handlers.get(&job.kind) {
-                Some(handler) => {
-                    let ctx = JobContext::new(job, cancel, self.output_limit)
-                        .with_live_output(output.clone());
-                    run_guarded(handler.as_ref(), &ctx)
+            let mut execution = if cancel.is_cancelled() {
+                // The pool lost or gave up the job while it waited in the
+                // prefetch; the report only tells the coordinator it is done.
+                Execution::failed("cancelled before it started")
+            } else {
+                tracing::debug!(job_id = %job_id, attempt, kind = %job.kind, "job started");
+                self.events.emit(|| {
+                    JobEvent::Started(AttemptRef {
+                        job_id: job_id.clone(),
+                        kind: job.kind.clone(),
+                        number: attempt,
+                    })
+                });
+                match self.handlers.get(&job.kind) {
+                    Some(handler) => {
+                        let ctx = JobContext::new(job, cancel, self.output_limit)
+                            .with_live_output(output.clone());
+                        run_guarded(handler.as_ref(), &ctx)
+                    }
+                    None => {
+                        Execution::failed(format!("no handler for jobs of kind {:?}", job.kind))
+                    }
                 }
-                None => Execution::failed(format!("no handler for jobs of kind {:?}", job.kind)),
             };
             if execution.stdout.is_none() && execution.stderr.is_none() {
                 // What a handler published is its output, unless it reports

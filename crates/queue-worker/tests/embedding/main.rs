@@ -9,6 +9,7 @@ mod events;
 mod live_output;
 mod outcomes;
 mod panics;
+mod prefetch;
 mod support;
 mod transactional;
 mod typed;
