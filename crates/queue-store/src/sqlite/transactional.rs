@@ -62,7 +62,8 @@ use crate::Result;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// [`SqliteStoreBuilder::allow_application_tables`]: super::SqliteStoreBuilder::allow_application_tables
+/// [`SqliteStoreBuilder::allow_application_tables`]:
+///     super::SqliteStoreBuilder::allow_application_tables
 /// [`SqliteStore`]: super::SqliteStore
 /// [`StoreError::NotAQueue`]: crate::StoreError::NotAQueue
 /// [`Store::enqueue`]: crate::Store::enqueue
