@@ -17,7 +17,8 @@ use axum::extract::{Form, Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::Markup;
-use queue_core::JobId;
+use queue_core::{Job, JobId};
+use queue_store::Store;
 
 use super::error::WebError;
 use super::params::{PAGE_SIZE, PageParams};
@@ -143,11 +144,7 @@ async fn retry(
     Path(id): Path<String>,
     Form(form): ActionForm,
 ) -> Result<Response, WebError> {
-    check_csrf(&state.security, csrf_field(&form))?;
-    let id = job_id(&id)?;
-    let job = blocking(&state.store, move |store| Ok(store.revive(&id)?)).await?;
-    tracing::info!(job_id = %job.id, "job retried from the dashboard");
-    Ok(Redirect::to(&format!("/jobs/{}", encode(job.id.as_str()))).into_response())
+    act_on_job(state, &id, &form, "retried", |store, id| store.revive(id)).await
 }
 
 async fn cancel(
@@ -155,10 +152,22 @@ async fn cancel(
     Path(id): Path<String>,
     Form(form): ActionForm,
 ) -> Result<Response, WebError> {
-    check_csrf(&state.security, csrf_field(&form))?;
-    let id = job_id(&id)?;
-    let job = blocking(&state.store, move |store| Ok(store.cancel(&id)?)).await?;
-    tracing::info!(job_id = %job.id, "job cancelled from the dashboard");
+    act_on_job(state, &id, &form, "cancelled", |store, id| store.cancel(id)).await
+}
+
+/// Checks the form, applies `action` to the job named in the path and shows
+/// the job's page again.
+async fn act_on_job(
+    state: AppState,
+    id: &str,
+    form: &[(String, String)],
+    done: &'static str,
+    action: fn(&dyn Store, &JobId) -> queue_store::Result<Job>,
+) -> Result<Response, WebError> {
+    check_csrf(&state.security, csrf_field(form))?;
+    let id = job_id(id)?;
+    let job = blocking(&state.store, move |store| Ok(action(store, &id)?)).await?;
+    tracing::info!(job_id = %job.id, "job {done} from the dashboard");
     Ok(Redirect::to(&format!("/jobs/{}", encode(job.id.as_str()))).into_response())
 }
 
