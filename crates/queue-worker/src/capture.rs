@@ -1,20 +1,26 @@
-//! Bounded capture of a child's output stream: a reader thread that drains
-//! the pipe to its end and keeps only the last bytes.
+//! Bounded capture of a child's output: the job's pipes are drained on the
+//! thread that supervises it, and only the last bytes of each are kept.
 //!
 //! A job may print far more than is worth storing, so memory must stay
 //! bounded whatever it prints (design invariant 6). [`TailBuffer`] keeps the
-//! last `limit` bytes and counts the rest; [`Capture`] owns the thread that
-//! feeds it. The thread keeps reading until end of file even once the buffer
-//! is full, because a child blocked on a full pipe would never finish.
-//! After each chunk it marks the attempt's [`LiveOutput`] changed, so the
-//! pool can store the tail while the job still runs.
+//! last `limit` bytes and counts the rest; [`OutputPump`] reads both pipes
+//! with one `poll(2)`, which can also watch one more descriptor (the shell's
+//! pidfd), so the supervising thread waits for output and for the exit at
+//! once, and no thread is started per job. It keeps reading until end of file
+//! even once a buffer is full, because a child blocked on a full pipe would
+//! never finish. After each chunk it marks the attempt's [`LiveOutput`]
+//! changed, so the pool can store the tail while the job still runs.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, Read};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
 
 use crate::live::{LiveOutput, SharedTail};
 
@@ -88,98 +94,165 @@ fn byte_count(len: usize) -> u64 {
     u64::try_from(len).unwrap_or(u64::MAX)
 }
 
-/// A thread draining one output stream into a [`TailBuffer`].
-///
-/// The buffer is shared rather than returned by the thread so that
-/// [`Capture::finish`] can still report what was read when the stream never
-/// ends (see there).
+/// One of the job's pipes and the tail it fills.
 #[derive(Debug)]
-pub(crate) struct Capture {
-    tail: Arc<Mutex<TailBuffer>>,
-    // Never sent on: the sender is dropped when the thread ends, which is the
-    // one event `finish` waits for with a timeout.
-    ended: mpsc::Receiver<()>,
-    thread: JoinHandle<()>,
+struct Stream {
+    /// `None` once the pipe reached its end (or failed) and was closed.
+    pipe: Option<File>,
+    tail: SharedTail,
 }
 
-impl Capture {
-    /// Starts a thread named `name` that reads `stream` to its end, keeping
-    /// the last `limit` bytes and marking `live` changed after every chunk.
-    pub(crate) fn spawn<R>(
-        name: &str,
-        mut stream: R,
+/// Drains a job's stdout and stderr into their [`TailBuffer`]s on the
+/// calling thread, a `poll(2)` at a time.
+#[derive(Debug)]
+pub(crate) struct OutputPump {
+    /// Stdout, then stderr; `None` for a stream that was not piped.
+    streams: [Option<Stream>; 2],
+    live: LiveOutput,
+    chunk: Vec<u8>,
+}
+
+impl OutputPump {
+    /// Takes the pipes, keeping the last `limit` bytes of each, and attaches
+    /// the tails to `live`, so the pool can store them while the job runs.
+    pub(crate) fn new(
+        stdout: Option<OwnedFd>,
+        stderr: Option<OwnedFd>,
         limit: usize,
         live: LiveOutput,
-    ) -> io::Result<Self>
-    where
-        R: Read + Send + 'static,
-    {
-        let tail = Arc::new(Mutex::new(TailBuffer::new(limit)));
-        let (ended_tx, ended) = mpsc::channel::<()>();
-
-        let shared = Arc::clone(&tail);
-        let thread = thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || {
-                let _ended = ended_tx;
-                let mut chunk = vec![0_u8; READ_CHUNK_BYTES];
-                loop {
-                    match stream.read(&mut chunk) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            shared
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .push(&chunk[..n]);
-                            live.mark_changed();
-                        }
-                        Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                        // Any other error means the pipe is unusable; what was read
-                        // so far is still worth keeping, so stop quietly.
-                        Err(_) => break,
-                    }
-                }
-            })?;
-
-        Ok(Self {
-            tail,
-            ended,
-            thread,
-        })
+    ) -> Self {
+        let stream = |pipe: Option<OwnedFd>| {
+            pipe.map(|pipe| Stream {
+                pipe: Some(File::from(pipe)),
+                tail: Arc::new(Mutex::new(TailBuffer::new(limit))),
+            })
+        };
+        let (stdout, stderr) = (stream(stdout), stream(stderr));
+        live.attach(
+            stdout.as_ref().map(|s| Arc::clone(&s.tail)),
+            stderr.as_ref().map(|s| Arc::clone(&s.tail)),
+        );
+        Self {
+            streams: [stdout, stderr],
+            live,
+            chunk: Vec::new(),
+        }
     }
 
-    /// The tail this capture fills, to show while the stream is still open.
-    pub(crate) fn tail(&self) -> SharedTail {
-        Arc::clone(&self.tail)
+    /// Whether a pipe is still open, that is, may still carry output.
+    pub(crate) fn is_open(&self) -> bool {
+        self.streams
+            .iter()
+            .flatten()
+            .any(|stream| stream.pipe.is_some())
     }
 
-    /// Waits up to `wait` for the stream to end, then returns the kept text
-    /// (see [`TailBuffer::render`]).
-    ///
-    /// Known limitation: a process that left the job's process group (for
-    /// example through `setsid`) can hold the pipe open after the job is
-    /// over. Rather than block the worker on it, this gives up after `wait`,
-    /// returns what was read so far and leaves the thread to end when that
-    /// process closes the pipe.
-    pub(crate) fn finish(self, wait: Duration) -> Option<String> {
-        match self.ended.recv_timeout(wait) {
-            Err(RecvTimeoutError::Disconnected) | Ok(()) => {
-                // The thread has ended (or is about to return), so this join
-                // is immediate. A panic in it cannot come from the loop above,
-                // and the buffer behind the mutex stays usable either way.
-                let _ = self.thread.join();
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                tracing::debug!(
-                    thread = self.thread.thread().name().unwrap_or("capture"),
-                    "output stream still open after the job ended; keeping what was read"
-                );
+    /// Waits up to `timeout` for output, for the end of a pipe or for
+    /// `watch` to become readable, reads what is ready, and says whether
+    /// `watch` is readable. With nothing to watch and no pipe open, it just
+    /// sleeps for `timeout`.
+    pub(crate) fn pump(&mut self, watch: Option<BorrowedFd<'_>>, timeout: Duration) -> bool {
+        let open: Vec<usize> = (0..self.streams.len())
+            .filter(|&i| self.pipe(i).is_some())
+            .collect();
+        let mut fds: Vec<PollFd<'_>> = open
+            .iter()
+            .filter_map(|&i| self.pipe(i))
+            .map(|pipe| PollFd::new(pipe, PollFlags::IN))
+            .chain(watch.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)))
+            .collect();
+        // A timeout beyond what `Timespec` holds is as good as none.
+        let timeout = Timespec::try_from(timeout).ok();
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(_) => {}
+            // A signal (SIGCHLD, say) cut the wait short: nothing is ready.
+            Err(Errno::INTR) => return false,
+            Err(err) => {
+                // A poll that cannot be made must not turn into a busy loop.
+                tracing::debug!(%err, "cannot poll the job's pipes");
+                thread::sleep(timeout.map_or(Duration::ZERO, |_| Duration::from_millis(5)));
+                return false;
             }
         }
-        self.tail
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .render()
+        let ready: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
+        drop(fds);
+        for (&i, _) in open.iter().zip(&ready).filter(|(_, ready)| **ready) {
+            self.read_once(i);
+        }
+        watch.is_some() && ready.last().copied().unwrap_or(false)
+    }
+
+    /// Reads one chunk from stream `i`, which `poll` found ready, so the
+    /// read does not block; closes the pipe at its end.
+    fn read_once(&mut self, i: usize) {
+        if self.chunk.is_empty() {
+            self.chunk = vec![0_u8; READ_CHUNK_BYTES];
+        }
+        let Some(stream) = self.streams[i].as_mut() else {
+            return;
+        };
+        let Some(pipe) = stream.pipe.as_mut() else {
+            return;
+        };
+        match pipe.read(&mut self.chunk) {
+            Ok(0) => stream.pipe = None,
+            Ok(n) => {
+                stream
+                    .tail
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(&self.chunk[..n]);
+                self.live.mark_changed();
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            // Any other error means the pipe is unusable; what was read so
+            // far is still worth keeping, so stop quietly.
+            Err(_) => stream.pipe = None,
+        }
+    }
+
+    /// Reads the pipes to their end, for up to `wait`, then returns the kept
+    /// text of stdout and stderr (see [`TailBuffer::render`]).
+    ///
+    /// Known limitation: a process that left the job's process group (for
+    /// example through `setsid`) can hold a pipe open after the job is over.
+    /// Rather than block the worker on it, this gives up after `wait`,
+    /// returns what was read so far and hands the pipe to a thread that
+    /// discards what comes until that process closes it, so the process is
+    /// not killed by `SIGPIPE` for writing to it.
+    pub(crate) fn finish(mut self, wait: Duration) -> (Option<String>, Option<String>) {
+        let deadline = Instant::now() + wait;
+        while self.is_open() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.pump(None, left);
+        }
+        let left_open = self.streams.iter_mut().flatten();
+        for mut pipe in left_open.filter_map(|stream| stream.pipe.take()) {
+            tracing::debug!("output stream still open after the job ended; keeping what was read");
+            let discard = thread::Builder::new()
+                .name("shell-output-discard".to_owned())
+                .spawn(move || io::copy(&mut pipe, &mut io::sink()));
+            if let Err(err) = discard {
+                tracing::debug!(%err, "cannot start a thread to discard late output");
+            }
+        }
+        let render = |stream: &Option<Stream>| {
+            stream
+                .as_ref()?
+                .tail
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .render()
+        };
+        (render(&self.streams[0]), render(&self.streams[1]))
+    }
+
+    /// Stream `i`'s pipe, while it is open.
+    fn pipe(&self, i: usize) -> Option<&File> {
+        self.streams[i].as_ref()?.pipe.as_ref()
     }
 }
 
@@ -259,19 +332,25 @@ mod tests {
     }
 
     #[test]
-    fn capture_reads_a_stream_to_its_end() {
-        let data: Vec<u8> = (0..200_000_u32).map(|i| (i % 251) as u8).collect();
-        let expected = String::from_utf8_lossy(&data[data.len() - 100..]).into_owned();
+    fn pump_reads_a_pipe_to_its_end() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "yes abcdefghi | head -c 200000 >&2"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().map(OwnedFd::from);
 
-        let capture = Capture::spawn(
-            "test-capture",
-            io::Cursor::new(data),
-            100,
-            LiveOutput::new(),
+        let pump = OutputPump::new(None, stderr, 100, LiveOutput::new());
+        let (stdout, stderr) = pump.finish(Duration::from_secs(10));
+
+        assert!(child.wait().unwrap().success());
+        assert_eq!(stdout, None);
+        assert_eq!(
+            stderr.unwrap(),
+            format!(
+                "[... 199900 bytes omitted ...]\n{}",
+                "abcdefghi\n".repeat(10)
+            )
         );
-        let capture = capture.unwrap();
-        let text = capture.finish(Duration::from_secs(10)).unwrap();
-
-        assert_eq!(text, format!("[... 199900 bytes omitted ...]\n{expected}"));
     }
 }

@@ -33,16 +33,19 @@
 //!
 //! # Output
 //!
-//! Standard output and standard error are each drained by a thread of their
-//! own, keeping only the last [`JobContext::output_limit_bytes`] bytes (see
-//! the `capture` module). A stream that carried no bytes at all is reported as
-//! `None`, so "printed nothing" stays distinct from "printed an empty line".
-//! The tails are also the attempt's live output: a pool stores them about
-//! once a second while the job runs (see [`JobContext::publish_output`]).
-//! Text is decoded as lossy UTF-8, so binary output is stored, mangled, rather
-//! than failing the attempt.
+//! Standard output and standard error are drained on the thread that runs
+//! the attempt, by the same `poll(2)` that waits for the shell to exit
+//! (through a pidfd), keeping only the last
+//! [`JobContext::output_limit_bytes`] bytes of each (see the `capture`
+//! module); no thread is started per job. A stream that carried no bytes at
+//! all is reported as `None`, so "printed nothing" stays distinct from
+//! "printed an empty line". The tails are also the attempt's live output: a
+//! pool stores them about once a second while the job runs (see
+//! [`JobContext::publish_output`]). Text is decoded as lossy UTF-8, so
+//! binary output is stored, mangled, rather than failing the attempt.
 
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
@@ -52,9 +55,10 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use queue_core::{AttemptOutcome, RetryDirective};
+use rustix::process::{Pid as RustixPid, PidfdFlags, pidfd_open};
 use wait_timeout::ChildExt;
 
-use crate::capture::Capture;
+use crate::capture::OutputPump;
 use crate::handler::{Execution, Handler, JobContext};
 use crate::reap;
 
@@ -62,11 +66,15 @@ use crate::reap;
 /// and the cancel signal again; it bounds how late either is noticed.
 const POLL_SLICE: Duration = Duration::from_millis(50);
 
-/// How long to wait for the output readers once the job's group is gone.
+/// How often the exit of a shell with open pipes is checked where there are
+/// no pidfds; with one, the exit is noticed at once.
+const FALLBACK_EXIT_CHECK: Duration = Duration::from_millis(5);
+
+/// How long to keep reading output once the job's group is gone.
 ///
 /// Killing the group closes every pipe the job held, so this only runs out
 /// when a process that left the group keeps a pipe open (see
-/// `Capture::finish`).
+/// `OutputPump::finish`).
 const OUTPUT_DRAIN_WAIT: Duration = Duration::from_secs(1);
 
 /// How long to wait for a group sent `SIGKILL` to empty once its shell is
@@ -172,64 +180,41 @@ impl Handler for ShellHandler {
             Err(err) => return Execution::failed(format!("cannot start sh: {err}")),
         };
         let group = ProcessGroup::led_by(&child);
-
-        let captures = start_captures(&mut child, ctx);
-        let (stdout, stderr) = match captures {
-            Ok(captures) => captures,
+        // The shell is not reaped yet, so its pid cannot have been reused.
+        let exit = match pidfd_open(RustixPid::from_child(&child), PidfdFlags::empty()) {
+            Ok(pidfd) => Some(pidfd),
             Err(err) => {
-                group.signal(Signal::SIGKILL);
-                reap(&mut child);
-                group.empty_within(EMPTY_WAIT);
-                return Execution::failed(format!("cannot read the output of sh: {err}"));
+                tracing::debug!(%err, "no pidfd for sh; watching its exit by polling");
+                None
             }
         };
+        // Both streams are piped, so `take` always finds them.
+        let mut output = OutputPump::new(
+            child.stdout.take().map(OwnedFd::from),
+            child.stderr.take().map(OwnedFd::from),
+            ctx.output_limit_bytes(),
+            ctx.live_output().clone(),
+        );
 
         let ending = Supervisor {
             ctx,
             child: &mut child,
+            exit,
+            output: &mut output,
             group,
             kill_grace: self.kill_grace,
         }
         .run();
         reap::sweep_orphans();
 
+        let (stdout, stderr) = output.finish(OUTPUT_DRAIN_WAIT);
         Execution {
             outcome: ending.outcome(),
             exit_code: ending.exit_code(),
-            stdout: stdout.and_then(|capture| capture.finish(OUTPUT_DRAIN_WAIT)),
-            stderr: stderr.and_then(|capture| capture.finish(OUTPUT_DRAIN_WAIT)),
+            stdout,
+            stderr,
         }
     }
-}
-
-/// Starts draining the child's stdout and stderr, keeping `limit` bytes of each.
-///
-/// Both streams are piped, so `take` always finds them; `None` would only
-/// mean there is nothing to read.
-///
-/// The tails are attached to the attempt's live output, so the pool can
-/// store them while the job runs.
-fn start_captures(
-    child: &mut Child,
-    ctx: &JobContext,
-) -> io::Result<(Option<Capture>, Option<Capture>)> {
-    let limit = ctx.output_limit_bytes();
-    let live = ctx.live_output();
-    let stdout = child
-        .stdout
-        .take()
-        .map(|out| Capture::spawn("shell-stdout", out, limit, live.clone()))
-        .transpose()?;
-    let stderr = child
-        .stderr
-        .take()
-        .map(|err| Capture::spawn("shell-stderr", err, limit, live.clone()))
-        .transpose()?;
-    live.attach(
-        stdout.as_ref().map(Capture::tail),
-        stderr.as_ref().map(Capture::tail),
-    );
-    Ok((stdout, stderr))
 }
 
 /// Waits for the shell to be reaped, so that no zombie is left behind.
@@ -348,10 +333,15 @@ impl ProcessGroup {
     }
 }
 
-/// Watches one running shell until it exits, times out or is cancelled.
+/// Watches one running shell until it exits, times out or is cancelled,
+/// reading its output meanwhile.
 struct Supervisor<'a> {
     ctx: &'a JobContext,
     child: &'a mut Child,
+    /// The shell's pidfd, readable once it has exited; `None` on kernels
+    /// without pidfds (before Linux 5.3).
+    exit: Option<OwnedFd>,
+    output: &'a mut OutputPump,
     group: ProcessGroup,
     kill_grace: Duration,
 }
@@ -404,7 +394,7 @@ impl Supervisor<'_> {
                 slice = slice.min(left);
             }
 
-            match self.child.wait_timeout(slice) {
+            match self.wait_slice(slice) {
                 Ok(Some(status)) => return Ending::Exited(status),
                 Ok(None) => {}
                 Err(err) => {
@@ -413,6 +403,34 @@ impl Supervisor<'_> {
                     return Ending::WaitFailed(err);
                 }
             }
+        }
+    }
+
+    /// Waits up to `slice` for the shell to exit, reading its output
+    /// meanwhile; returns early, with `None`, when output arrives, so that
+    /// the caller's checks run between chunks.
+    ///
+    /// Known limitation: without a pidfd, the exit of a shell whose pipes
+    /// are still open (a background child holds them) is noticed only every
+    /// [`FALLBACK_EXIT_CHECK`].
+    fn wait_slice(&mut self, slice: Duration) -> io::Result<Option<ExitStatus>> {
+        match &self.exit {
+            Some(pidfd) => {
+                if self.output.pump(Some(pidfd.as_fd()), slice) {
+                    // Readable means exited, so this finds the status; a
+                    // blocking wait here could only hang on a kernel bug.
+                    return match self.child.try_wait()? {
+                        Some(status) => Ok(Some(status)),
+                        None => self.child.wait_timeout(slice),
+                    };
+                }
+                Ok(None)
+            }
+            None if self.output.is_open() => {
+                self.output.pump(None, slice.min(FALLBACK_EXIT_CHECK));
+                self.child.try_wait()
+            }
+            None => self.child.wait_timeout(slice),
         }
     }
 
@@ -447,10 +465,14 @@ impl Supervisor<'_> {
             }
             let slice = left.min(POLL_SLICE);
             if shell_reaped {
-                // Members killed by the signal are reaped within moments.
-                thread::sleep(slice.min(Duration::from_millis(5)));
-            } else if self.child.wait_timeout(slice).is_err() {
-                break;
+                // Members killed by the signal are reaped within moments;
+                // until then, what they print is still read.
+                self.output.pump(None, slice.min(Duration::from_millis(5)));
+            } else {
+                match self.wait_slice(slice) {
+                    Ok(status) => shell_reaped = status.is_some(),
+                    Err(_) => break,
+                }
             }
         }
 
