@@ -67,7 +67,7 @@ fn hot_statements() -> Vec<Hot> {
         Hot {
             name: "settle: find the claim",
             sql: jobs::SETTLE_HELD.to_owned(),
-            params: vec![text("running-1"), text("w"), int(1), int(NOW)],
+            params: vec![text(r#"["running-1", "running-2", "job-5"]"#), text("w")],
             allowed: &[],
         },
         Hot {
