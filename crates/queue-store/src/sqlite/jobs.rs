@@ -4,7 +4,7 @@
 //! and the claiming `worker_id`; a write that matches nothing was stale and
 //! changes nothing. The transitions themselves come from `queue_core`.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -162,18 +162,22 @@ pub(super) fn claim(
 }
 
 /// Finds, in one statement per batch, the jobs the reports name that the
-/// worker still holds; each report's claim is then checked against its row.
-/// The ids come as a JSON array so that one cached statement serves every
-/// batch.
+/// worker still holds, each with the position of its report; each report's
+/// claim is then checked against its row. The ids come as a JSON array so
+/// that one cached statement serves every batch.
+///
+/// `CROSS JOIN` keeps the reports as the outer loop and the unary `+` keeps
+/// `state` and `worker_id` out of the index choice: each report is one
+/// search of the unique id index. Without statistics SQLite would rather
+/// walk every running job of every worker in `jobs_state_updated`.
 ///
 /// The attempt number alone does not identify a claim: revive starts it
 /// again from 0, so the worker that claims a revived job may see the same
 /// number twice. The claim's start time never repeats for a job (see
 /// `claim_sql`), and every report carries it.
-pub(super) const SETTLE_HELD: &str = "SELECT id, seq, max_retries, attempts, started_at \
-     FROM jobs \
-     WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'processing' \
-       AND worker_id = ?2";
+pub(super) const SETTLE_HELD: &str = "SELECT report.key, seq, max_retries, attempts, started_at \
+     FROM json_each(?1) AS report CROSS JOIN jobs ON jobs.id = report.value \
+     WHERE +jobs.state = 'processing' AND +jobs.worker_id = ?2";
 
 /// A job the worker holds, as `SETTLE_HELD` finds it.
 struct Held {
@@ -181,15 +185,14 @@ struct Held {
     max_retries: u32,
     attempts: u32,
     started_ms: Option<i64>,
-    /// Whether a report of this batch already ended the claim.
-    ended: bool,
 }
 
+/// The held job each report names, by the report's position.
 fn held_jobs(
     tx: &Transaction<'_>,
     worker: &WorkerId,
     reports: &[AttemptReport],
-) -> Result<HashMap<String, Held>> {
+) -> Result<Vec<Option<Held>>> {
     let ids: Vec<&str> = reports
         .iter()
         .map(|report| report.job_id.as_str())
@@ -197,16 +200,22 @@ fn held_jobs(
     let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
     let mut statement = tx.prepare_cached(SETTLE_HELD)?;
     let mut rows = statement.query(params![ids, worker.as_str()])?;
-    let mut held = HashMap::with_capacity(reports.len());
+    let mut held: Vec<Option<Held>> = std::iter::repeat_with(|| None)
+        .take(reports.len())
+        .collect();
     while let Some(row) = rows.next()? {
-        let job = Held {
+        let position: usize = row.get(0)?;
+        let Some(slot) = held.get_mut(position) else {
+            return Err(StoreError::Corrupt(format!(
+                "settle: no report at position {position}"
+            )));
+        };
+        *slot = Some(Held {
             seq: row.get(1)?,
             max_retries: row.get(2)?,
             attempts: row.get(3)?,
             started_ms: row.get(4)?,
-            ended: false,
-        };
-        held.insert(row.get(0)?, job);
+        });
     }
     Ok(held)
 }
@@ -230,15 +239,18 @@ pub(super) fn settle(
     } else {
         queue_core::QueueConfig::default().backoff()
     };
-    let mut held = held_jobs(tx, worker, reports)?;
+    let held = held_jobs(tx, worker, reports)?;
     let mut results = Vec::with_capacity(reports.len());
     let mut timeline = Vec::with_capacity(reports.len());
-    for report in reports {
+    // A job named twice is ended by the first report that holds it; the
+    // next finds it no longer processing, as it would one by one.
+    let mut ended_jobs = HashSet::with_capacity(reports.len());
+    for (report, held) in reports.iter().zip(held) {
         let started_ms = to_millis(report.started_at);
-        // A job named twice is ended by the first report that holds it; the
-        // next finds it no longer processing, as it would one by one.
-        let found = held.get_mut(report.job_id.as_str()).filter(|job| {
-            !job.ended && job.attempts == report.attempt && job.started_ms == Some(started_ms)
+        let found = held.filter(|job| {
+            job.attempts == report.attempt
+                && job.started_ms == Some(started_ms)
+                && ended_jobs.insert(job.seq)
         });
         let Some(job) = found else {
             tracing::warn!(
@@ -250,7 +262,6 @@ pub(super) fn settle(
             results.push(Settled::Stale);
             continue;
         };
-        job.ended = true;
         let seq = job.seq;
         let settlement = settle_attempt(
             &report.outcome,
