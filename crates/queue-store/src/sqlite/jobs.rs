@@ -4,6 +4,8 @@
 //! and the claiming `worker_id`; a write that matches nothing was stale and
 //! changes nothing. The transitions themselves come from `queue_core`.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use queue_core::{
@@ -12,7 +14,7 @@ use queue_core::{
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::rows::{JOB_COLUMNS, job_from_row, to_millis};
+use super::rows::{CLAIMED_COLUMNS, ClaimWrites, claimed_job_from_row, to_millis};
 use super::{queries, registry};
 use crate::store::LOST_WORKER_ERROR;
 use crate::{ClaimRequest, JobRecord, MonotonicTime, OutputUpdate, Result, Settled, StoreError};
@@ -111,7 +113,7 @@ pub(super) fn claim_sql() -> String {
              WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
                AND (?5 = '[]' OR kind IN (SELECT value FROM json_each(?5))) \
              ORDER BY priority DESC, run_at, seq LIMIT +?4) \
-         RETURNING seq, {JOB_COLUMNS}"
+         RETURNING seq, {CLAIMED_COLUMNS}"
     )
 }
 
@@ -138,10 +140,15 @@ pub(super) fn claim(
         lease.boot_id,
         lease.deadline_ms,
     ])?;
-    let mut claimed = Vec::new();
+    let writes = ClaimWrites {
+        worker: request.worker,
+        now_ms,
+        lease_ms: lease.wall_ms,
+    };
+    let mut claimed = Vec::with_capacity(request.limit.min(1024));
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
-        let job = job_from_row(row, 1)?;
+        let job = claimed_job_from_row(row, 1, &writes)?;
         claimed.push((seq, job));
     }
     // RETURNING gives no order; hand the jobs out in claim order.
@@ -154,14 +161,64 @@ pub(super) fn claim(
     Ok(claimed.into_iter().map(|(_, job)| job).collect())
 }
 
-/// Finds a job still held by the claim a report names. The attempt number
-/// alone does not identify a claim: revive starts it again from 0, so the
-/// worker that claims a revived job may see the same number twice. The
-/// claim's start time never repeats for a job (see `claim_sql`), and every
-/// report carries it.
-pub(super) const SETTLE_HELD: &str = "SELECT seq, max_retries FROM jobs \
-     WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 AND attempts = ?3 \
-       AND started_at = ?4";
+/// Finds, in one statement per batch, the jobs the reports name that the
+/// worker still holds, each with the position of its report; each report's
+/// claim is then checked against its row. The ids come as a JSON array so
+/// that one cached statement serves every batch.
+///
+/// `CROSS JOIN` keeps the reports as the outer loop and the unary `+` keeps
+/// `state` and `worker_id` out of the index choice: each report is one
+/// search of the unique id index. Without statistics SQLite would rather
+/// walk every running job of every worker in `jobs_state_updated`.
+///
+/// The attempt number alone does not identify a claim: revive starts it
+/// again from 0, so the worker that claims a revived job may see the same
+/// number twice. The claim's start time never repeats for a job (see
+/// `claim_sql`), and every report carries it.
+pub(super) const SETTLE_HELD: &str = "SELECT report.key, seq, max_retries, attempts, started_at \
+     FROM json_each(?1) AS report CROSS JOIN jobs ON jobs.id = report.value \
+     WHERE +jobs.state = 'processing' AND +jobs.worker_id = ?2";
+
+/// A job the worker holds, as `SETTLE_HELD` finds it.
+struct Held {
+    seq: i64,
+    max_retries: u32,
+    attempts: u32,
+    started_ms: Option<i64>,
+}
+
+/// The held job each report names, by the report's position.
+fn held_jobs(
+    tx: &Transaction<'_>,
+    worker: &WorkerId,
+    reports: &[AttemptReport],
+) -> Result<Vec<Option<Held>>> {
+    let ids: Vec<&str> = reports
+        .iter()
+        .map(|report| report.job_id.as_str())
+        .collect();
+    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let mut statement = tx.prepare_cached(SETTLE_HELD)?;
+    let mut rows = statement.query(params![ids, worker.as_str()])?;
+    let mut held: Vec<Option<Held>> = std::iter::repeat_with(|| None)
+        .take(reports.len())
+        .collect();
+    while let Some(row) = rows.next()? {
+        let position: usize = row.get(0)?;
+        let Some(slot) = held.get_mut(position) else {
+            return Err(StoreError::Corrupt(format!(
+                "settle: no report at position {position}"
+            )));
+        };
+        *slot = Some(Held {
+            seq: row.get(1)?,
+            max_retries: row.get(2)?,
+            attempts: row.get(3)?,
+            started_ms: row.get(4)?,
+        });
+    }
+    Ok(held)
+}
 
 pub(super) fn settle(
     tx: &Transaction<'_>,
@@ -169,20 +226,33 @@ pub(super) fn settle(
     reports: &[AttemptReport],
     now: Timestamp,
 ) -> Result<Vec<Settled>> {
-    let policy = registry::config(tx)?.backoff();
-    let mut held = tx.prepare_cached(SETTLE_HELD)?;
+    if reports.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only a failure can back off, so a batch of successes reads no
+    // settings: where a success leaves its job does not depend on them.
+    let failures = reports
+        .iter()
+        .any(|report| matches!(report.outcome, AttemptOutcome::Failed { .. }));
+    let policy = if failures {
+        registry::config(tx)?.backoff()
+    } else {
+        queue_core::QueueConfig::default().backoff()
+    };
+    let held = held_jobs(tx, worker, reports)?;
     let mut results = Vec::with_capacity(reports.len());
-    for report in reports {
-        let claim = params![
-            report.job_id.as_str(),
-            worker.as_str(),
-            report.attempt,
-            to_millis(report.started_at),
-        ];
-        let found: Option<(i64, u32)> = held
-            .query_row(claim, |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let Some((seq, max_retries)) = found else {
+    let mut timeline = Vec::with_capacity(reports.len());
+    // A job named twice is ended by the first report that holds it; the
+    // next finds it no longer processing, as it would one by one.
+    let mut ended_jobs = HashSet::with_capacity(reports.len());
+    for (report, held) in reports.iter().zip(held) {
+        let started_ms = to_millis(report.started_at);
+        let found = held.filter(|job| {
+            job.attempts == report.attempt
+                && job.started_ms == Some(started_ms)
+                && ended_jobs.insert(job.seq)
+        });
+        let Some(job) = found else {
             tracing::warn!(
                 job_id = %report.job_id,
                 attempt = report.attempt,
@@ -192,7 +262,14 @@ pub(super) fn settle(
             results.push(Settled::Stale);
             continue;
         };
-        let settlement = settle_attempt(&report.outcome, report.attempt, max_retries, &policy, now);
+        let seq = job.seq;
+        let settlement = settle_attempt(
+            &report.outcome,
+            report.attempt,
+            job.max_retries,
+            &policy,
+            now,
+        );
         let ended = Ended {
             seq,
             settlement: &settlement,
@@ -207,7 +284,7 @@ pub(super) fn settle(
             AttemptOutcome::Succeeded => "succeeded",
             AttemptOutcome::Failed { .. } => "failed",
         };
-        let attempt = AttemptRow {
+        timeline.push(AttemptRow {
             seq,
             attempt: report.attempt,
             worker,
@@ -216,10 +293,10 @@ pub(super) fn settle(
             result,
             exit_code: report.exit_code,
             error: report.outcome.error(),
-        };
-        record_attempt(tx, &attempt)?;
+        });
         results.push(Settled::Moved(settlement));
     }
+    record_attempts(tx, &timeline)?;
     Ok(results)
 }
 
@@ -272,22 +349,62 @@ struct AttemptRow<'a> {
     error: Option<&'a str>,
 }
 
-fn record_attempt(tx: &Transaction<'_>, row: &AttemptRow<'_>) -> Result<()> {
-    let mut insert = tx.prepare_cached(
+/// How many timeline lines one insert carries. A settled batch costs a
+/// statement per few lines rather than one per line; the lines left over
+/// go one by one, so that only two insert statements are ever cached.
+const LINES_PER_INSERT: usize = 8;
+
+/// The insert of `lines` timeline lines, eight parameters each, in the order
+/// of `AttemptRow`'s fields.
+fn insert_attempts_sql(lines: usize) -> String {
+    let values = (0..lines)
+        .map(|line| {
+            let params: Vec<String> = (1..=8).map(|n| format!("?{}", line * 8 + n)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
         "INSERT INTO attempts \
              (job_seq, attempt, worker_id, started_at, finished_at, result, exit_code, error) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    insert.execute(params![
-        row.seq,
-        row.attempt,
-        row.worker.as_str(),
-        to_millis(row.started_at),
-        to_millis(row.finished_at),
-        row.result,
-        row.exit_code,
-        row.error,
-    ])?;
+         VALUES {values}"
+    )
+}
+
+static INSERT_ATTEMPT: LazyLock<String> = LazyLock::new(|| insert_attempts_sql(1));
+static INSERT_ATTEMPTS: LazyLock<String> = LazyLock::new(|| insert_attempts_sql(LINES_PER_INSERT));
+
+fn record_attempt(tx: &Transaction<'_>, row: &AttemptRow<'_>) -> Result<()> {
+    record_attempts(tx, std::slice::from_ref(row))
+}
+
+/// Appends lines to the attempt timelines, in their order.
+fn record_attempts(tx: &Transaction<'_>, rows: &[AttemptRow<'_>]) -> Result<()> {
+    let mut full = rows.chunks_exact(LINES_PER_INSERT);
+    for chunk in full.by_ref() {
+        insert_attempts(tx, &INSERT_ATTEMPTS, chunk)?;
+    }
+    for row in full.remainder() {
+        insert_attempts(tx, &INSERT_ATTEMPT, std::slice::from_ref(row))?;
+    }
+    Ok(())
+}
+
+/// Runs `sql`, the insert of exactly `rows.len()` lines.
+fn insert_attempts(tx: &Transaction<'_>, sql: &str, rows: &[AttemptRow<'_>]) -> Result<()> {
+    let mut insert = tx.prepare_cached(sql)?;
+    for (line, row) in rows.iter().enumerate() {
+        let first = line * 8 + 1;
+        insert.raw_bind_parameter(first, row.seq)?;
+        insert.raw_bind_parameter(first + 1, row.attempt)?;
+        insert.raw_bind_parameter(first + 2, row.worker.as_str())?;
+        insert.raw_bind_parameter(first + 3, to_millis(row.started_at))?;
+        insert.raw_bind_parameter(first + 4, to_millis(row.finished_at))?;
+        insert.raw_bind_parameter(first + 5, row.result)?;
+        insert.raw_bind_parameter(first + 6, row.exit_code)?;
+        insert.raw_bind_parameter(first + 7, row.error)?;
+    }
+    insert.raw_execute()?;
     Ok(())
 }
 

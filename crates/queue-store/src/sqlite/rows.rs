@@ -19,16 +19,28 @@ fn opt_time(millis: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
     millis.map(from_millis).transpose()
 }
 
+fn job_id(row: &Row<'_>, index: usize) -> Result<JobId, StoreError> {
+    let id: String = row.get(index)?;
+    JobId::new(id).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+fn payload(
+    row: &Row<'_>,
+    index: usize,
+    id: &JobId,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let payload: Option<String> = row.get(index)?;
+    payload
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|err| StoreError::Corrupt(format!("job {id}: payload: {err}")))
+}
+
 /// Reads a row selected with [`JOB_COLUMNS`], starting at column `first`.
 pub(crate) fn job_from_row(row: &Row<'_>, first: usize) -> Result<Job, StoreError> {
     let col = |n: usize| first + n;
-    let id: String = row.get(col(0))?;
-    let id = JobId::new(id).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-    let payload: Option<String> = row.get(col(3))?;
-    let payload = payload
-        .map(|text| serde_json::from_str(&text))
-        .transpose()
-        .map_err(|err| StoreError::Corrupt(format!("job {id}: payload: {err}")))?;
+    let id = job_id(row, col(0))?;
+    let payload = payload(row, col(3), &id)?;
     let state: String = row.get(col(4))?;
     let state: JobState = state
         .parse()
@@ -55,6 +67,55 @@ pub(crate) fn job_from_row(row: &Row<'_>, first: usize) -> Result<Job, StoreErro
             .get::<_, Option<String>>(col(18))?
             .map(WorkerId::from_stored),
         lease_expires_at: opt_time(row.get(col(19))?)?,
+        id,
+    })
+}
+
+/// The job columns a claim returns, in the order [`claimed_job_from_row`]
+/// reads. The others the claim has just written, to values its caller
+/// already knows (see [`ClaimWrites`]), so they are not read back.
+pub(crate) const CLAIMED_COLUMNS: &str = "id, kind, command, payload, attempts, max_retries, \
+     priority, run_at, timeout_secs, created_at, started_at, exit_code, last_error";
+
+/// What a claim writes to every job it takes, besides the columns it
+/// returns: the job is processing under `worker`, changed at `now_ms`, with
+/// its lease ending at `lease_ms` on the wall clock, and no end or output.
+pub(crate) struct ClaimWrites<'a> {
+    pub(crate) worker: &'a WorkerId,
+    pub(crate) now_ms: i64,
+    pub(crate) lease_ms: i64,
+}
+
+/// Reads a row a claim returned with [`CLAIMED_COLUMNS`], starting at
+/// column `first`, and completes the job with what the claim wrote.
+pub(crate) fn claimed_job_from_row(
+    row: &Row<'_>,
+    first: usize,
+    writes: &ClaimWrites<'_>,
+) -> Result<Job, StoreError> {
+    let col = |n: usize| first + n;
+    let id = job_id(row, col(0))?;
+    let payload = payload(row, col(3), &id)?;
+    Ok(Job {
+        kind: row.get(col(1))?,
+        command: row.get(col(2))?,
+        payload,
+        state: JobState::Processing,
+        attempts: row.get(col(4))?,
+        max_retries: row.get(col(5))?,
+        priority: row.get(col(6))?,
+        run_at: from_millis(row.get(col(7))?)?,
+        timeout_secs: row.get(col(8))?,
+        created_at: from_millis(row.get(col(9))?)?,
+        updated_at: from_millis(writes.now_ms)?,
+        started_at: Some(from_millis(row.get(col(10))?)?),
+        finished_at: None,
+        exit_code: row.get(col(11))?,
+        last_error: row.get(col(12))?,
+        stdout: None,
+        stderr: None,
+        worker_id: Some(writes.worker.clone()),
+        lease_expires_at: Some(from_millis(writes.lease_ms)?),
         id,
     })
 }

@@ -204,6 +204,25 @@ pub(crate) fn results_follow_the_order_of_the_reports(h: &dyn Harness) {
     assert_eq!(job(store, &id("b")).state, JobState::Processing);
 }
 
+/// A report repeated within one batch ends the attempt once: the repeat
+/// finds the job no longer running, as it would in a later batch, and the
+/// timeline gets one line.
+pub(crate) fn report_repeated_in_one_batch_settles_once(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("j", "false").with_max_retries(3)]);
+    let w = worker("w");
+    let claimed = claim_one(store, &w, &id("j"));
+    let failed = report(store, &claimed, AttemptOutcome::failed("boom"));
+    let reports = [failed.clone(), failed];
+
+    let results = store.settle(&w, &reports).unwrap();
+
+    let states: Vec<_> = results.iter().map(Settled::state).collect();
+    assert_eq!(states, [Some(JobState::Failed), None]);
+    assert_eq!(job(store, &id("j")).state, JobState::Failed);
+    assert_eq!(store.attempts(&id("j")).unwrap().len(), 1);
+}
+
 /// A worker paused past its lease loses the job; once the job has died and
 /// been revived, the same worker claims it again under the same attempt
 /// number. The report from its first claim, arriving late, is still refused.
