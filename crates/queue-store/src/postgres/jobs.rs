@@ -101,6 +101,13 @@ pub(super) fn claim(
     if request.limit == 0 {
         return Ok(Vec::new());
     }
+    // Known limitation: every claim, settle and release leaves a dead row
+    // version whose claim-order index entry the next claim's scan steps over
+    // until vacuum removes it. A small table churned faster than autovacuum
+    // visits it (by default at most once a minute) makes claims several
+    // times slower: about 15 ms instead of 0.5 ms on a 10,000-job table
+    // carrying 190,000 dead versions. Tuning autovacuum is the operator's,
+    // as it is server-wide.
     // A claim's `started_at` identifies it: reports must present it (see
     // `settle`). It grows with every claim of a job, even when the clock
     // stands still or steps back, so that it never names two claims.
