@@ -12,7 +12,8 @@
 //! released, and drained jobs replaced, outside the timed part. SQLite
 //! benchmarks each get a fresh copy of a template file; on PostgreSQL one
 //! schema per table size serves every benchmark (enqueue, which grows the
-//! table, runs last), and the schemas are dropped at the end.
+//! table, runs last), vacuumed before each, and the schemas are dropped at
+//! the end.
 
 #![expect(
     missing_docs,
@@ -59,6 +60,7 @@ impl Templates {
             backend: "sqlite",
             store: Arc::new(store),
             _dir: Some(target),
+            postgres: None,
         }
     }
 }
@@ -68,6 +70,30 @@ struct Queue {
     backend: &'static str,
     store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
+    /// The server and schema of a PostgreSQL queue, to vacuum it.
+    postgres: Option<(String, String)>,
+}
+
+impl Queue {
+    /// Clears away the dead row versions earlier benchmarks left behind.
+    ///
+    /// The PostgreSQL queues are shared by every benchmark, and each claim,
+    /// settle and release leaves a dead version of the rows it changed. A
+    /// benchmark that churned a small table leaves it with many times more
+    /// dead versions than live rows, which the next one's claim scans step
+    /// over until autovacuum, at its own pace, catches up: without this,
+    /// a result depended on the benchmarks before it and on that timing.
+    fn tidy(&self) {
+        let Some((url, schema)) = &self.postgres else {
+            return;
+        };
+        let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+        client
+            .batch_execute(&format!(
+                "VACUUM (ANALYZE) {schema}.jobs, {schema}.attempts, {schema}.state_counts"
+            ))
+            .expect("vacuum");
+    }
 }
 
 /// One PostgreSQL queue per table size, each in a schema of its own.
@@ -101,7 +127,7 @@ impl Postgres {
     }
 
     fn queue(&self, size: usize) -> Queue {
-        let (_, _, store) = self
+        let (_, schema, store) = self
             .queues
             .iter()
             .find(|(s, _, _)| *s == size)
@@ -110,6 +136,7 @@ impl Postgres {
             backend: "postgres",
             store: Arc::clone(store),
             _dir: None,
+            postgres: Some((self.url.clone(), schema.clone())),
         }
     }
 }
@@ -181,14 +208,11 @@ fn enqueue(c: &mut Criterion, backends: &Backends) {
     let mut group = c.benchmark_group("enqueue");
     for size in SIZES {
         for batch in [1usize, 100] {
-            for Queue {
-                backend,
-                store,
-                _dir,
-            } in backends.queues(size)
-            {
+            for queue in backends.queues(size) {
+                let Queue { backend, store, .. } = &queue;
                 group.throughput(Throughput::Elements(batch as u64));
                 let id = BenchmarkId::new(format!("{backend}/batch_{batch}"), size);
+                queue.tidy();
                 group.bench_function(id, |b| {
                     b.iter(|| {
                         let specs =
@@ -205,17 +229,14 @@ fn enqueue(c: &mut Criterion, backends: &Backends) {
 fn claim_batches(c: &mut Criterion, backends: &Backends) {
     let mut group = c.benchmark_group("claim");
     for size in SIZES {
-        for Queue {
-            backend,
-            store,
-            _dir,
-        } in backends.queues(size)
-        {
+        for queue in backends.queues(size) {
+            let Queue { backend, store, .. } = &queue;
             let store = store.as_ref();
             let worker = worker();
             for batch in [1usize, 16, 64, 128] {
                 group.throughput(Throughput::Elements(batch as u64));
                 let id = BenchmarkId::new(format!("{backend}/batch_{batch}"), size);
+                queue.tidy();
                 group.bench_function(id, |b| {
                     b.iter_custom(|iters| {
                         let mut held = Vec::new();
@@ -244,17 +265,14 @@ fn claim_batches(c: &mut Criterion, backends: &Backends) {
 fn complete(c: &mut Criterion, backends: &Backends) {
     let mut group = c.benchmark_group("complete");
     for size in SIZES {
-        for Queue {
-            backend,
-            store,
-            _dir,
-        } in backends.queues(size)
-        {
+        for queue in backends.queues(size) {
+            let Queue { backend, store, .. } = &queue;
             let store = store.as_ref();
             let worker = worker();
             for batch in [1usize, 32] {
                 group.throughput(Throughput::Elements(batch as u64));
                 let id = BenchmarkId::new(format!("{backend}/batch_{batch}"), size);
+                queue.tidy();
                 group.bench_function(id, |b| {
                     b.iter_custom(|iters| {
                         let mut elapsed = Duration::ZERO;
@@ -280,17 +298,14 @@ fn complete(c: &mut Criterion, backends: &Backends) {
 fn round_trip(c: &mut Criterion, backends: &Backends) {
     let mut group = c.benchmark_group("claim_complete");
     for size in SIZES {
-        for Queue {
-            backend,
-            store,
-            _dir,
-        } in backends.queues(size)
-        {
+        for queue in backends.queues(size) {
+            let Queue { backend, store, .. } = &queue;
             let store = store.as_ref();
             let worker = worker();
             for batch in [1usize, 32] {
                 group.throughput(Throughput::Elements(batch as u64));
                 let id = BenchmarkId::new(format!("{backend}/batch_{batch}"), size);
+                queue.tidy();
                 group.bench_function(id, |b| {
                     b.iter_custom(|iters| {
                         let mut elapsed = Duration::ZERO;

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use queue_core::{
-    AttemptOutcome, AttemptReport, Job, JobId, JobState, NewJob, Settlement, Timestamp, Transition,
-    WorkerId, settle as settle_attempt,
+    AttemptOutcome, AttemptReport, BackoffPolicy, Job, JobId, JobState, NewJob, Settlement,
+    Timestamp, Transition, WorkerId, settle as settle_attempt,
 };
 
 use super::connection::{Session, Tx};
@@ -101,6 +101,13 @@ pub(super) fn claim(
     if request.limit == 0 {
         return Ok(Vec::new());
     }
+    // Known limitation: every claim, settle and release leaves a dead row
+    // version whose claim-order index entry the next claim's scan steps over
+    // until vacuum removes it. A small table churned faster than autovacuum
+    // visits it (by default at most once a minute) makes claims several
+    // times slower: about 15 ms instead of 0.5 ms on a 10,000-job table
+    // carrying 190,000 dead versions. Tuning autovacuum is the operator's,
+    // as it is server-wide.
     // A claim's `started_at` identifies it: reports must present it (see
     // `settle`). It grows with every claim of a job, even when the clock
     // stands still or steps back, so that it never names two claims. The
@@ -158,27 +165,72 @@ pub(super) fn settle(
     reports: &[AttemptReport],
     now: Timestamp,
 ) -> Result<Vec<Settled>> {
-    let policy = registry::config(tx)?.backoff();
+    if reports.is_empty() {
+        return Ok(Vec::new());
+    }
     // The attempt number alone does not identify a claim: revive starts it
     // again from 0, so the worker that claims a revived job may see the same
     // number twice. The claim's start time never repeats for a job (see
     // `claim`), and every report carries it.
-    let mut results = Vec::with_capacity(reports.len());
+    let mut ids = Vec::with_capacity(reports.len());
+    let mut attempts = Vec::with_capacity(reports.len());
+    let mut started = Vec::with_capacity(reports.len());
     for report in reports {
-        let attempt = to_int(report.attempt);
-        let held = tx.query_opt(
-            "SELECT seq, max_retries FROM jobs \
-             WHERE id = $1 AND state = 'processing' AND worker_id = $2 AND attempts = $3 \
-               AND started_at = $4 \
-             FOR UPDATE",
-            &[
-                &report.job_id.as_str(),
-                &worker.as_str(),
-                &attempt,
-                &to_millis(report.started_at),
-            ],
-        )?;
-        let Some(held) = held else {
+        ids.push(report.job_id.as_str());
+        attempts.push(to_int(report.attempt));
+        started.push(to_millis(report.started_at));
+    }
+    // One guard for the whole batch, locking in `seq` order so that two
+    // settling sessions cannot lock the same jobs in opposite orders.
+    let held = tx.query(
+        "SELECT j.seq, j.max_retries, r.position FROM unnest($1::text[], $2::int[], \
+             $3::bigint[]) WITH ORDINALITY AS r (id, attempt, started_at, position) \
+         JOIN jobs j ON j.id = r.id AND j.state = 'processing' AND j.worker_id = $4 \
+             AND j.attempts = r.attempt AND j.started_at = r.started_at \
+         ORDER BY j.seq \
+         FOR UPDATE OF j",
+        &[&ids, &attempts, &started, &worker.as_str()],
+    )?;
+    // A job reported twice in one batch is settled by its first matching
+    // report; the job has left `processing` by the time the later one
+    // counts, so that one is stale, as if the reports came one by one.
+    let mut matched: Vec<Option<(i64, u32)>> = vec![None; reports.len()];
+    let mut taken = std::collections::HashSet::with_capacity(held.len());
+    let mut guarded = held
+        .iter()
+        .map(|row| {
+            let seq: i64 = row.try_get(0)?;
+            let max_retries = unsigned(row.try_get(1)?, "max_retries")?;
+            let position: i64 = row.try_get(2)?;
+            Ok((position, seq, max_retries))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    guarded.sort_unstable();
+    for (position, seq, max_retries) in guarded {
+        let index = usize::try_from(position - 1)
+            .ok()
+            .filter(|index| *index < reports.len())
+            .ok_or_else(|| StoreError::Corrupt(format!("report position {position}")))?;
+        if taken.insert(seq) {
+            matched[index] = Some((seq, max_retries));
+        }
+    }
+    // Only a failure can consult the backoff policy, so a batch of
+    // successes needs no read of the settings.
+    let any_failure = reports
+        .iter()
+        .zip(&matched)
+        .any(|(report, held)| held.is_some() && report.outcome.error().is_some());
+    let policy = if any_failure {
+        registry::config(tx)?.backoff()
+    } else {
+        BackoffPolicy::default()
+    };
+
+    let mut results = Vec::with_capacity(reports.len());
+    let mut ended = Vec::with_capacity(taken.len());
+    for (report, held) in reports.iter().zip(matched) {
+        let Some((seq, max_retries)) = held else {
             tracing::warn!(
                 job_id = %report.job_id,
                 attempt = report.attempt,
@@ -188,69 +240,116 @@ pub(super) fn settle(
             results.push(Settled::Stale);
             continue;
         };
-        let seq: i64 = held.try_get(0)?;
-        let max_retries = unsigned(held.try_get(1)?, "max_retries")?;
-        let outcome = &report.outcome;
-        let settlement = settle_attempt(outcome, report.attempt, max_retries, &policy, now);
-        let ended = Ended {
+        let settlement = settle_attempt(&report.outcome, report.attempt, max_retries, &policy, now);
+        ended.push(Ended {
             seq,
-            settlement: &settlement,
+            settlement,
             exit_code: report.exit_code,
             error: report.outcome.error(),
             stdout: report.stdout.as_deref(),
             stderr: report.stderr.as_deref(),
             finished_at: report.finished_at,
-        };
-        write_ended(tx, &ended, now)?;
-        let result = match report.outcome {
-            AttemptOutcome::Succeeded => "succeeded",
-            AttemptOutcome::Failed { .. } => "failed",
-        };
-        let row = AttemptRow {
-            seq,
             attempt: report.attempt,
             worker,
             started_at: report.started_at,
-            finished_at: report.finished_at,
-            result,
-            exit_code: report.exit_code,
-            error: report.outcome.error(),
-        };
-        record_attempt(tx, &row)?;
+            result: match report.outcome {
+                AttemptOutcome::Succeeded => "succeeded",
+                AttemptOutcome::Failed { .. } => "failed",
+            },
+        });
         results.push(Settled::Moved(settlement));
     }
+    write_ended(tx, &ended, now)?;
     Ok(results)
 }
 
-/// An attempt that has ended, as written to its job's row.
+/// An attempt that has ended: what its job's row becomes and the line it
+/// adds to the job's attempt timeline.
 struct Ended<'a> {
     seq: i64,
-    settlement: &'a Settlement,
+    settlement: Settlement,
     exit_code: Option<i32>,
     error: Option<&'a str>,
     stdout: Option<&'a str>,
     stderr: Option<&'a str>,
     finished_at: Timestamp,
+    attempt: u32,
+    worker: &'a WorkerId,
+    started_at: Timestamp,
+    result: &'a str,
 }
 
-/// Writes where an attempt left its job. A stream the report leaves out
-/// keeps what `record_output` stored while the attempt ran.
-fn write_ended(tx: &mut Tx<'_>, ended: &Ended<'_>, now: Timestamp) -> Result<()> {
+/// Moves every ended attempt's job and records the attempts, in one
+/// statement whatever the number: the rows travel as arrays. The jobs must
+/// be locked and still `processing`. A stream a report leaves out keeps what
+/// `record_output` stored while the attempt ran.
+fn write_ended(tx: &mut Tx<'_>, ended: &[Ended<'_>], now: Timestamp) -> Result<()> {
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let mut seqs = Vec::with_capacity(ended.len());
+    let mut states = Vec::with_capacity(ended.len());
+    let mut run_ats = Vec::with_capacity(ended.len());
+    let mut finished = Vec::with_capacity(ended.len());
+    let mut exit_codes = Vec::with_capacity(ended.len());
+    let mut errors = Vec::with_capacity(ended.len());
+    let mut stdouts = Vec::with_capacity(ended.len());
+    let mut stderrs = Vec::with_capacity(ended.len());
+    let mut attempts = Vec::with_capacity(ended.len());
+    let mut workers = Vec::with_capacity(ended.len());
+    let mut started = Vec::with_capacity(ended.len());
+    let mut results = Vec::with_capacity(ended.len());
+    for row in ended {
+        seqs.push(row.seq);
+        states.push(row.settlement.state.as_str());
+        run_ats.push(row.settlement.run_at.map(to_millis));
+        finished.push(to_millis(row.finished_at));
+        exit_codes.push(row.exit_code);
+        errors.push(row.error);
+        stdouts.push(row.stdout);
+        stderrs.push(row.stderr);
+        attempts.push(to_int(row.attempt));
+        workers.push(row.worker.as_str());
+        started.push(to_millis(row.started_at));
+        results.push(row.result);
+    }
+    // One statement, so the counting trigger on `jobs` fires once too.
     tx.execute(
-        "UPDATE jobs SET state = $2, run_at = coalesce($3, run_at), finished_at = $4, \
-             exit_code = $5, last_error = coalesce($6, last_error), \
-             stdout = coalesce($7, stdout), stderr = coalesce($8, stderr), \
-             worker_id = NULL, lease_expires_at = NULL, updated_at = $9 \
-         WHERE seq = $1 AND state = 'processing'",
+        "WITH batch AS ( \
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], \
+                 $5::int[], $6::text[], $7::text[], $8::text[], $9::int[], $10::text[], \
+                 $11::bigint[], $12::text[]) WITH ORDINALITY \
+                 AS b (seq, state, run_at, finished_at, exit_code, error, stdout, stderr, \
+                     attempt, worker_id, started_at, result, position)), \
+         moved AS ( \
+             UPDATE jobs SET state = batch.state, run_at = coalesce(batch.run_at, jobs.run_at), \
+                 finished_at = batch.finished_at, exit_code = batch.exit_code, \
+                 last_error = coalesce(batch.error, jobs.last_error), \
+                 stdout = coalesce(batch.stdout, jobs.stdout), \
+                 stderr = coalesce(batch.stderr, jobs.stderr), worker_id = NULL, \
+                 lease_expires_at = NULL, updated_at = $13 \
+             FROM batch \
+             WHERE jobs.seq = batch.seq AND jobs.state = 'processing' \
+             RETURNING jobs.seq) \
+         INSERT INTO attempts \
+             (job_seq, attempt, worker_id, started_at, finished_at, result, exit_code, error) \
+         SELECT batch.seq, batch.attempt, batch.worker_id, batch.started_at, \
+             batch.finished_at, batch.result, batch.exit_code, batch.error \
+         FROM batch JOIN moved ON moved.seq = batch.seq \
+         ORDER BY batch.position",
         &[
-            &ended.seq,
-            &ended.settlement.state.as_str(),
-            &ended.settlement.run_at.map(to_millis),
-            &to_millis(ended.finished_at),
-            &ended.exit_code,
-            &ended.error,
-            &ended.stdout,
-            &ended.stderr,
+            &seqs,
+            &states,
+            &run_ats,
+            &finished,
+            &exit_codes,
+            &errors,
+            &stdouts,
+            &stderrs,
+            &attempts,
+            &workers,
+            &started,
+            &results,
             &to_millis(now),
         ],
     )?;
@@ -353,37 +452,25 @@ pub(super) fn release(
     ids: &[JobId],
     now: Timestamp,
 ) -> Result<usize> {
-    let mut count = 0;
-    for id in ids {
-        let row = tx.query_opt(
-            "UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = $3, \
+    let ids: Vec<&str> = ids.iter().map(JobId::as_str).collect();
+    // One statement for the whole batch; a job named twice is released once.
+    let released = tx.execute(
+        "WITH released AS ( \
+             UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = $3, \
                  worker_id = NULL, lease_expires_at = NULL, updated_at = $3 \
-             WHERE id = $1 AND state = 'processing' AND worker_id = $2 \
-             RETURNING seq, attempts + 1, started_at",
-            &[&id.as_str(), &worker.as_str(), &to_millis(now)],
-        )?;
-        let Some(row) = row else {
-            continue;
-        };
-        let started: Option<i64> = row.try_get(2)?;
-        let attempt = AttemptRow {
-            seq: row.try_get(0)?,
-            attempt: unsigned(row.try_get(1)?, "attempts")?,
-            worker,
-            started_at: started.map(from_millis).transpose()?.unwrap_or(now),
-            finished_at: now,
-            result: "released",
-            exit_code: None,
-            error: Some("released unfinished at worker shutdown"),
-        };
-        record_attempt(tx, &attempt)?;
-        count += 1;
-    }
-    Ok(count)
+             WHERE id = ANY ($1::text[]) AND state = 'processing' AND worker_id = $2 \
+             RETURNING seq, attempts + 1 AS attempt, started_at) \
+         INSERT INTO attempts \
+             (job_seq, attempt, worker_id, started_at, finished_at, result, exit_code, error) \
+         SELECT seq, attempt, $2, coalesce(started_at, $3), $3, 'released', NULL, \
+             'released unfinished at worker shutdown' \
+         FROM released ORDER BY seq",
+        &[&ids, &worker.as_str(), &to_millis(now)],
+    )?;
+    Ok(usize::try_from(released).unwrap_or(usize::MAX))
 }
 
 pub(super) fn rescue_expired(tx: &mut Tx<'_>, now: Timestamp) -> Result<Vec<JobId>> {
-    let policy = registry::config(tx)?.backoff();
     // Rows another rescuer (or the owner renewing) holds are skipped: they are
     // being dealt with, and waiting for them would only queue rescuers up.
     let lapsed = tx.query(
@@ -392,9 +479,13 @@ pub(super) fn rescue_expired(tx: &mut Tx<'_>, now: Timestamp) -> Result<Vec<JobI
          ORDER BY seq FOR UPDATE SKIP LOCKED",
         &[&to_millis(now)],
     )?;
+    if lapsed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let policy = registry::config(tx)?.backoff();
     let outcome = AttemptOutcome::failed(LOST_WORKER_ERROR);
-    let mut rescued = Vec::with_capacity(lapsed.len());
-    for row in lapsed {
+    let mut found = Vec::with_capacity(lapsed.len());
+    for row in &lapsed {
         let seq: i64 = row.try_get(0)?;
         let id: String = row.try_get(1)?;
         let id = JobId::new(id).map_err(|err| StoreError::Corrupt(err.to_string()))?;
@@ -403,28 +494,29 @@ pub(super) fn rescue_expired(tx: &mut Tx<'_>, now: Timestamp) -> Result<Vec<JobI
         let worker =
             WorkerId::from_stored(row.try_get::<_, Option<String>>(4)?.unwrap_or_default());
         let started: Option<i64> = row.try_get(5)?;
+        let started_at = started.map(from_millis).transpose()?.unwrap_or(now);
         let settlement = settle_attempt(&outcome, attempts, max_retries, &policy, now);
-        let ended = Ended {
-            seq,
-            settlement: &settlement,
+        found.push((seq, id, attempts, worker, started_at, settlement));
+    }
+    let ended: Vec<Ended<'_>> = found
+        .iter()
+        .map(|(seq, _, attempts, worker, started_at, settlement)| Ended {
+            seq: *seq,
+            settlement: *settlement,
             exit_code: None,
             error: outcome.error(),
             stdout: None,
             stderr: None,
             finished_at: now,
-        };
-        write_ended(tx, &ended, now)?;
-        let attempt = AttemptRow {
-            seq,
-            attempt: attempts,
-            worker: &worker,
-            started_at: started.map(from_millis).transpose()?.unwrap_or(now),
-            finished_at: now,
+            attempt: *attempts,
+            worker,
+            started_at: *started_at,
             result: "lost",
-            exit_code: None,
-            error: outcome.error(),
-        };
-        record_attempt(tx, &attempt)?;
+        })
+        .collect();
+    write_ended(tx, &ended, now)?;
+    let mut rescued = Vec::with_capacity(found.len());
+    for (_, id, attempts, worker, _, settlement) in found {
         tracing::warn!(
             job_id = %id,
             attempt = attempts,

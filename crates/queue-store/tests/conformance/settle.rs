@@ -204,25 +204,6 @@ pub(crate) fn results_follow_the_order_of_the_reports(h: &dyn Harness) {
     assert_eq!(job(store, &id("b")).state, JobState::Processing);
 }
 
-/// A report repeated within one batch ends the attempt once: the repeat
-/// finds the job no longer running, as it would in a later batch, and the
-/// timeline gets one line.
-pub(crate) fn report_repeated_in_one_batch_settles_once(h: &dyn Harness) {
-    let store = h.store();
-    enqueue(store, vec![shell("j", "false").with_max_retries(3)]);
-    let w = worker("w");
-    let claimed = claim_one(store, &w, &id("j"));
-    let failed = report(store, &claimed, AttemptOutcome::failed("boom"));
-    let reports = [failed.clone(), failed];
-
-    let results = store.settle(&w, &reports).unwrap();
-
-    let states: Vec<_> = results.iter().map(Settled::state).collect();
-    assert_eq!(states, [Some(JobState::Failed), None]);
-    assert_eq!(job(store, &id("j")).state, JobState::Failed);
-    assert_eq!(store.attempts(&id("j")).unwrap().len(), 1);
-}
-
 /// A worker paused past its lease loses the job; once the job has died and
 /// been revived, the same worker claims it again under the same attempt
 /// number. The report from its first claim, arriving late, is still refused.
@@ -271,4 +252,152 @@ pub(crate) fn repeated_report_after_a_revive_in_the_same_instant_is_stale(h: &dy
     assert_eq!(settle_one(store, &w, failed), Settled::Stale);
 
     assert_eq!(snapshot(store, &id("j")), before);
+}
+
+/// One batch can hold successes, failures and stale reports: each held job
+/// moves as its own report says, with its own timeline line, and the stale
+/// report's job is left exactly as it was.
+pub(crate) fn a_mixed_batch_settles_each_held_job_by_its_own_report(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(
+        store,
+        vec![
+            shell("ok", "true"),
+            shell("retry", "false"),
+            shell("late", "true"),
+            shell("fatal", "false"),
+        ],
+    );
+    let w = worker("w");
+    let claimed = claim(store, &w, 4);
+    assert_eq!(claimed.len(), 4);
+    let stale_before = snapshot(store, &id("late"));
+    h.advance(secs(2));
+    let mut ok = report(store, &claimed[0], AttemptOutcome::Succeeded);
+    ok.exit_code = Some(0);
+    ok.stdout = Some("fine\n".into());
+    let mut retry = report(
+        store,
+        &claimed[1],
+        AttemptOutcome::Failed {
+            error: "busy".into(),
+            retry: RetryDirective::After(secs(30)),
+        },
+    );
+    retry.exit_code = Some(1);
+    retry.stderr = Some("busy\n".into());
+    let mut late = report(store, &claimed[2], AttemptOutcome::Succeeded);
+    late.started_at = plus(late.started_at, -60);
+    let fatal = report(
+        store,
+        &claimed[3],
+        AttemptOutcome::Failed {
+            error: "bad input".into(),
+            retry: RetryDirective::Never,
+        },
+    );
+
+    let results = store.settle(&w, &[ok, retry, late, fatal]).unwrap();
+
+    let states: Vec<_> = results.iter().map(Settled::state).collect();
+    assert_eq!(
+        states,
+        [
+            Some(JobState::Completed),
+            Some(JobState::Failed),
+            None,
+            Some(JobState::Dead)
+        ]
+    );
+    let done = job(store, &id("ok"));
+    assert_eq!(done.state, JobState::Completed);
+    assert_eq!(done.exit_code, Some(0));
+    assert_eq!(done.stdout.as_deref(), Some("fine\n"));
+    assert_eq!(done.worker_id, None);
+    let retrying = job(store, &id("retry"));
+    assert_eq!(retrying.state, JobState::Failed);
+    assert_eq!(retrying.run_at, plus(store.now(), 30));
+    assert_eq!(retrying.exit_code, Some(1));
+    assert_eq!(retrying.stderr.as_deref(), Some("busy\n"));
+    assert_eq!(retrying.last_error.as_deref(), Some("busy"));
+    assert_eq!(retrying.lease_expires_at, None);
+    let dead = job(store, &id("fatal"));
+    assert_eq!(dead.state, JobState::Dead);
+    assert_eq!(dead.last_error.as_deref(), Some("bad input"));
+    assert_eq!(snapshot(store, &id("late")), stale_before);
+
+    let timeline = |name: &str| -> Vec<(String, Option<i32>, Option<String>)> {
+        store
+            .attempts(&id(name))
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.result, a.exit_code, a.error))
+            .collect()
+    };
+    assert_eq!(timeline("ok"), [("succeeded".into(), Some(0), None)]);
+    assert_eq!(
+        timeline("retry"),
+        [("failed".into(), Some(1), Some("busy".into()))]
+    );
+    assert_eq!(
+        timeline("fatal"),
+        [("failed".into(), None, Some("bad input".into()))]
+    );
+    let counts = store.counts().unwrap();
+    assert_eq!(
+        (
+            counts.processing,
+            counts.completed,
+            counts.failed,
+            counts.dead
+        ),
+        (1, 1, 1, 1)
+    );
+}
+
+/// A job reported twice in one batch is settled by the first report that
+/// matches its claim; the later one is stale, as if sent afterwards.
+pub(crate) fn a_job_reported_twice_in_one_batch_is_settled_once(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(store, vec![shell("a", "true"), shell("b", "true")]);
+    let w = worker("w");
+    let claimed = claim(store, &w, 2);
+    let a_failed = report(store, &claimed[0], AttemptOutcome::failed("boom"));
+    let a_done = report(store, &claimed[0], AttemptOutcome::Succeeded);
+    let mut b_wrong = report(store, &claimed[1], AttemptOutcome::failed("boom"));
+    b_wrong.attempt += 1;
+    let b_done = report(store, &claimed[1], AttemptOutcome::Succeeded);
+
+    let results = store
+        .settle(&w, &[a_failed, b_wrong, a_done, b_done.clone(), b_done])
+        .unwrap();
+
+    let states: Vec<_> = results.iter().map(Settled::state).collect();
+    assert_eq!(
+        states,
+        [
+            Some(JobState::Failed),
+            None,
+            None,
+            Some(JobState::Completed),
+            None
+        ]
+    );
+    assert_eq!(job(store, &id("a")).state, JobState::Failed);
+    assert_eq!(job(store, &id("b")).state, JobState::Completed);
+    let results_of = |name: &str| -> Vec<String> {
+        store
+            .attempts(&id(name))
+            .unwrap()
+            .into_iter()
+            .map(|a| a.result)
+            .collect()
+    };
+    assert_eq!(results_of("a"), ["failed"]);
+    assert_eq!(results_of("b"), ["succeeded"]);
+    let counts = store.counts().unwrap();
+    assert_eq!(
+        (counts.processing, counts.failed, counts.completed),
+        (0, 1, 1)
+    );
 }
