@@ -46,6 +46,33 @@ pub trait Store: Send + Sync {
     /// after a revive has started the attempt numbers again.
     fn settle(&self, worker: &WorkerId, reports: &[AttemptReport]) -> Result<Vec<Settled>>;
 
+    /// Settles `reports` as [`Store::settle`] does, then claims as
+    /// [`Store::claim`] does, and returns both answers. Settling comes
+    /// first, so the claim sees the jobs as the reports left them: a retry
+    /// due at once can be claimed again in the same call.
+    ///
+    /// A worker that has just finished jobs and has slots free calls this
+    /// instead of the two, to pay for one write instead of two. An error
+    /// means nothing was settled (nor claimed), so the caller may send the
+    /// same reports again. A backend that can, does both in one transaction,
+    /// and a failed claim then undoes the settle too. The default makes the
+    /// two calls in turn; a claim that fails after the settle has landed is
+    /// logged and claims nothing, as a claim that found no job, because the
+    /// reports it answers for must not come back as stale.
+    fn settle_and_claim(
+        &self,
+        worker: &WorkerId,
+        reports: &[AttemptReport],
+        claim: &ClaimRequest<'_>,
+    ) -> Result<(Vec<Settled>, Vec<Job>)> {
+        let settled = self.settle(worker, reports)?;
+        let claimed = self.claim(claim).unwrap_or_else(|err| {
+            tracing::warn!(worker = %worker, error = %err, "claim after a settle failed");
+            Vec::new()
+        });
+        Ok((settled, claimed))
+    }
+
     /// Stores what attempts held by `worker` have printed so far, as their
     /// jobs' `stdout` and `stderr`, and returns how many updates landed.
     ///

@@ -367,6 +367,22 @@ impl Store for SqliteStore {
         self.write(|tx| jobs::settle(tx, worker, reports, now))
     }
 
+    fn settle_and_claim(
+        &self,
+        worker: &WorkerId,
+        reports: &[AttemptReport],
+        claim: &ClaimRequest<'_>,
+    ) -> Result<(Vec<Settled>, Vec<Job>)> {
+        // One clock reading for both parts, so that a retry the reports make
+        // due at once is due for the claim that follows.
+        let now = self.clocks();
+        self.write(|tx| {
+            let settled = jobs::settle(tx, worker, reports, now.wall)?;
+            let claimed = jobs::claim(tx, claim, &now)?;
+            Ok((settled, claimed))
+        })
+    }
+
     fn record_output(&self, worker: &WorkerId, updates: &[OutputUpdate]) -> Result<usize> {
         if updates.is_empty() {
             return Ok(0);

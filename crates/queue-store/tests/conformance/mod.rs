@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
             settle::results_follow_the_order_of_the_reports,
             settle::a_mixed_batch_settles_each_held_job_by_its_own_report,
             settle::a_job_reported_twice_in_one_batch_is_settled_once,
+            settle::settle_and_claim_settles_then_claims_in_claim_order,
             leases::renew_returns_exactly_the_held_jobs_and_extends_them,
             leases::rescued_job_drops_out_of_renewal,
             leases::rescue_takes_only_lapsed_leases,

@@ -1,11 +1,13 @@
 //! Settling attempts: where a report leaves its job, and stale reports refused.
 
-use queue_core::{AttemptOutcome, JobState, RetryDirective};
-use queue_store::Settled;
+use std::time::Duration;
+
+use queue_core::{AttemptOutcome, JobState, RetryDirective, Settlement, Transition};
+use queue_store::{ClaimRequest, Settled};
 
 use super::{
-    Harness, claim, claim_for, claim_one, enqueue, id, job, plus, report, secs, settle_one, shell,
-    snapshot, worker,
+    Harness, LEASE, claim, claim_for, claim_one, enqueue, id, ids, job, plus, report, secs,
+    settle_one, shell, snapshot, worker,
 };
 
 /// A success completes the job and keeps its exit code and output.
@@ -399,5 +401,92 @@ pub(crate) fn a_job_reported_twice_in_one_batch_is_settled_once(h: &dyn Harness)
     assert_eq!(
         (counts.processing, counts.failed, counts.completed),
         (0, 1, 1)
+    );
+}
+
+/// Settling and claiming in one call settles first: the results follow the
+/// reports, a stale one changes nothing, and the claim that follows sees
+/// the jobs as the settle left them. A retry due at once is claimed again
+/// in the same call, under a new attempt and claim; one that backs off is
+/// not, nor is a job not yet due.
+pub(crate) fn settle_and_claim_settles_then_claims_in_claim_order(h: &dyn Harness) {
+    let store = h.store();
+    enqueue(
+        store,
+        vec![
+            shell("a", "true").with_priority(9),
+            shell("b", "true").with_priority(9),
+            shell("c", "true").with_priority(9),
+        ],
+    );
+    let w = worker("w");
+    let first = claim(store, &w, 3);
+    assert_eq!(ids(&first), [id("a"), id("b"), id("c")]);
+    enqueue(
+        store,
+        vec![
+            shell("d", "true"),
+            shell("e", "true").with_priority(5),
+            shell("f", "true").with_priority(7).with_delay(secs(60)),
+        ],
+    );
+    h.advance(secs(1));
+    let again_now = AttemptOutcome::Failed {
+        error: "try again".into(),
+        retry: RetryDirective::After(Duration::ZERO),
+    };
+    let later = AttemptOutcome::Failed {
+        error: "try later".into(),
+        retry: RetryDirective::After(secs(90)),
+    };
+    let mut stale = report(store, &first[1], AttemptOutcome::Succeeded);
+    stale.attempt = 9;
+    let reports = [
+        report(store, &first[0], again_now),
+        stale,
+        report(store, &first[2], later),
+    ];
+    let request = ClaimRequest {
+        worker: &w,
+        limit: 4,
+        lease: LEASE,
+        kinds: &[],
+    };
+
+    let (settled, claimed) = store.settle_and_claim(&w, &reports, &request).unwrap();
+
+    let now = store.now();
+    assert_eq!(
+        settled,
+        [
+            Settled::Moved(Settlement {
+                transition: Transition::Retry,
+                state: JobState::Failed,
+                run_at: Some(now),
+            }),
+            Settled::Stale,
+            Settled::Moved(Settlement {
+                transition: Transition::Retry,
+                state: JobState::Failed,
+                run_at: Some(plus(now, 90)),
+            }),
+        ]
+    );
+    assert_eq!(ids(&claimed), [id("a"), id("e"), id("d")]);
+    let retried = &claimed[0];
+    assert_eq!(retried.attempts, 2);
+    assert_eq!(retried.state, JobState::Processing);
+    assert!(retried.started_at > first[0].started_at);
+    assert_eq!(job(store, &id("a")), *retried);
+    let timeline = store.attempts(&id("a")).unwrap();
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].result, "failed");
+    assert_eq!(job(store, &id("b")).state, JobState::Processing);
+    assert_eq!(job(store, &id("c")).state, JobState::Failed);
+    assert_eq!(job(store, &id("f")).state, JobState::Pending);
+    assert_eq!(
+        store.counts().unwrap().processing,
+        4,
+        "held: b still, and the three claimed"
     );
 }

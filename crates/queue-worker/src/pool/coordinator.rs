@@ -1,10 +1,12 @@
 //! The coordinator: the one thread of a pool that talks to the store.
 //!
 //! It is a closed loop over typed messages. Each turn it settles the reports
-//! that arrived, claims jobs for idle executors and a bounded prefetch, does
-//! whatever periodic upkeep is due (heartbeat, lease renewal, rescue, and
-//! storing the output of running jobs), and then blocks until a report, a
-//! control message or the next deadline. Nothing else in a pool writes to
+//! that arrived, does whatever periodic upkeep is due (heartbeat, lease
+//! renewal, rescue, and storing the output of running jobs), claims jobs for
+//! idle executors and a bounded prefetch, and then blocks until a report, a
+//! control message or the next deadline. A turn that would settle and then
+//! claim with no heartbeat or rescue due between them makes both one store
+//! call, settling first, since a write costs the store most at its commit. Nothing else in a pool writes to
 //! the store, so the order of writes about one job is the order of this loop.
 
 use std::collections::HashMap;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
-use queue_core::{AttemptReport, JobState, Timestamp, WorkerId};
+use queue_core::{AttemptReport, Job, JobState, Timestamp, WorkerId};
 use queue_store::{ClaimRequest, OutputUpdate, Settled, Store, WorkerRecord};
 
 use super::executor::{Assignment, Report};
@@ -161,7 +163,11 @@ impl Coordinator {
         );
         loop {
             self.collect_reports();
-            self.settle_reports();
+            if self.folds_claim() {
+                self.settle_and_claim();
+            } else {
+                self.settle_reports();
+            }
             self.upkeep();
             self.claim();
             if self.finished() {
@@ -263,47 +269,102 @@ impl Coordinator {
             return;
         }
         match self.store.settle(&self.worker, &self.unsettled) {
-            Ok(results) => {
-                let kinds = self.unsettled_kinds.drain(..);
-                for ((report, kind), result) in self.unsettled.drain(..).zip(kinds).zip(results) {
-                    log_settled(&report, result);
-                    if self.events.is_enabled() {
-                        if let Some(event) = settled_event(report, kind, result) {
-                            self.events.emit(|| event);
-                        }
-                    }
-                    match result {
-                        Settled::Moved(moved) => match moved.state {
-                            JobState::Completed => self.summary.completed += 1,
-                            JobState::Dead => self.summary.dead += 1,
-                            _ => self.summary.failed += 1,
-                        },
-                        Settled::Stale => self.summary.stale += 1,
-                    }
+            Ok(results) => self.settled(results),
+            Err(err) => self.settle_failed(&err),
+        }
+    }
+
+    /// Tells and counts where the unsettled reports left their jobs.
+    fn settled(&mut self, results: Vec<Settled>) {
+        let kinds = self.unsettled_kinds.drain(..);
+        for ((report, kind), result) in self.unsettled.drain(..).zip(kinds).zip(results) {
+            log_settled(&report, result);
+            if self.events.is_enabled() {
+                if let Some(event) = settled_event(report, kind, result) {
+                    self.events.emit(|| event);
                 }
-                // A finished job may have freed a slot for work already due.
-                self.starved = false;
+            }
+            match result {
+                Settled::Moved(moved) => match moved.state {
+                    JobState::Completed => self.summary.completed += 1,
+                    JobState::Dead => self.summary.dead += 1,
+                    _ => self.summary.failed += 1,
+                },
+                Settled::Stale => self.summary.stale += 1,
+            }
+        }
+        // A finished job may have freed a slot for work already due.
+        self.starved = false;
+    }
+
+    fn settle_failed(&self, err: &queue_store::StoreError) {
+        tracing::error!(
+            worker = %self.worker,
+            reports = self.unsettled.len(),
+            error = %err,
+            "could not record finished jobs; will retry"
+        );
+    }
+
+    fn claiming(&self) -> bool {
+        matches!(self.phase, Phase::Running | Phase::UntilIdle)
+    }
+
+    /// Whether this turn's settle can carry its claim in the same store
+    /// call: the turn would claim once the reports are settled (a settle
+    /// makes a claim due), and no upkeep that could stop claiming (a stop
+    /// asked at the heartbeat) or free jobs (a rescue) comes between them.
+    fn folds_claim(&self) -> bool {
+        let upkeep_due = Instant::now() >= self.next_heartbeat.min(self.next_rescue);
+        !self.unsettled.is_empty() && self.claiming() && self.wants_claim() && !upkeep_due
+    }
+
+    /// Settles the reports and claims the first batch in one store call,
+    /// then claims on as [`Coordinator::claim`] would. On failure nothing
+    /// was settled or claimed: the reports are kept for the next turn, and
+    /// the claim waits for the next poll.
+    fn settle_and_claim(&mut self) {
+        let limit = self.free_slots().min(self.settings.claim_batch);
+        let request = ClaimRequest {
+            worker: &self.worker,
+            limit,
+            lease: self.settings.lease,
+            kinds: &self.settings.kinds,
+        };
+        let answer = self
+            .store
+            .settle_and_claim(&self.worker, &self.unsettled, &request);
+        match answer {
+            Ok((results, claimed)) => {
+                self.settled(results);
+                if self.take_claimed(limit, Ok(claimed)) {
+                    self.claim_while_free();
+                } else {
+                    self.after_claims();
+                }
             }
             Err(err) => {
-                tracing::error!(
-                    worker = %self.worker,
-                    reports = self.unsettled.len(),
-                    error = %err,
-                    "could not record finished jobs; will retry"
-                );
+                self.settle_failed(&err);
+                self.starved = true;
+                self.after_claims();
             }
         }
     }
 
     fn claim(&mut self) {
-        let claiming = matches!(self.phase, Phase::Running | Phase::UntilIdle);
         let due = !self.starved || Instant::now() >= self.next_poll;
-        if !claiming || !due {
+        if !self.claiming() || !due {
             return;
         }
         if !self.wants_claim() {
             return;
         }
+        self.claim_while_free();
+    }
+
+    /// Claims batch after batch until the pool is full or a claim comes back
+    /// short.
+    fn claim_while_free(&mut self) {
         while self.free_slots() > 0 {
             let limit = self.free_slots().min(self.settings.claim_batch);
             let request = ClaimRequest {
@@ -312,24 +373,37 @@ impl Coordinator {
                 lease: self.settings.lease,
                 kinds: &self.settings.kinds,
             };
-            let claimed = match self.store.claim(&request) {
-                Ok(claimed) => claimed,
-                Err(err) => {
-                    let worker = &self.worker;
-                    tracing::error!(worker = %worker, error = %err, "claim failed; will retry");
-                    self.starved = true;
-                    break;
-                }
-            };
-            tracing::trace!(worker = %self.worker, asked = limit, got = claimed.len(), "claimed");
-            self.starved = claimed.len() < limit;
-            for job in claimed {
-                self.dispatch(job);
-            }
-            if self.starved {
+            let claimed = self.store.claim(&request);
+            if !self.take_claimed(limit, claimed) {
                 break;
             }
         }
+        self.after_claims();
+    }
+
+    /// Sends out the jobs of one claim that asked for `limit`, and says
+    /// whether it is worth claiming again: the claim found all it asked for.
+    fn take_claimed(&mut self, limit: usize, claimed: queue_store::Result<Vec<Job>>) -> bool {
+        let claimed = match claimed {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                let worker = &self.worker;
+                tracing::error!(worker = %worker, error = %err, "claim failed; will retry");
+                self.starved = true;
+                return false;
+            }
+        };
+        tracing::trace!(worker = %self.worker, asked = limit, got = claimed.len(), "claimed");
+        self.starved = claimed.len() < limit;
+        for job in claimed {
+            self.dispatch(job);
+        }
+        !self.starved
+    }
+
+    /// After the last claim of a turn: a short one waits for the next poll,
+    /// and ends a pool that runs until idle once nothing runs.
+    fn after_claims(&mut self) {
         if self.starved {
             self.next_poll = Instant::now() + self.settings.poll_interval;
             if self.phase == Phase::UntilIdle && self.running.is_empty() {
@@ -338,7 +412,7 @@ impl Coordinator {
         }
     }
 
-    fn dispatch(&mut self, job: queue_core::Job) {
+    fn dispatch(&mut self, job: Job) {
         // The store has just handed this job out again, so any earlier run of
         // it here lost its claim, whether or not a renewal has noticed yet.
         for earlier in self.running.values_mut() {
@@ -572,8 +646,7 @@ impl Coordinator {
         if !self.running.is_empty() {
             until = until.min(self.next_renewal).min(self.next_output_flush);
         }
-        let claiming = matches!(self.phase, Phase::Running | Phase::UntilIdle);
-        if claiming && self.wants_claim() {
+        if self.claiming() && self.wants_claim() {
             if !self.starved {
                 return;
             }
