@@ -262,8 +262,15 @@ fn claim_batches(c: &mut Criterion, backends: &Backends) {
     group.finish();
 }
 
-fn complete(c: &mut Criterion, backends: &Backends) {
-    let mut group = c.benchmark_group("complete");
+/// Settles successful reports of claimed jobs: the group `complete` times
+/// the settle alone, `claim_complete` the claim and the settle together.
+fn settle_batches(c: &mut Criterion, backends: &Backends, time_the_claim: bool) {
+    let name = if time_the_claim {
+        "claim_complete"
+    } else {
+        "complete"
+    };
+    let mut group = c.benchmark_group(name);
     for size in SIZES {
         for queue in backends.queues(size) {
             let Queue { backend, store, .. } = &queue;
@@ -277,44 +284,16 @@ fn complete(c: &mut Criterion, backends: &Backends) {
                     b.iter_custom(|iters| {
                         let mut elapsed = Duration::ZERO;
                         for _ in 0..iters {
+                            let claim_started = Instant::now();
                             let jobs = claim(store, &worker, batch);
                             let reports: Vec<_> = jobs.iter().map(completion).collect();
-                            let started = Instant::now();
+                            let settle_started = Instant::now();
                             store.settle(&worker, &reports).expect("settle");
-                            elapsed += started.elapsed();
-                            if store.counts().expect("counts").pending < 1_000 {
-                                refill(store, size);
-                            }
-                        }
-                        elapsed
-                    });
-                });
-            }
-        }
-    }
-    group.finish();
-}
-
-fn round_trip(c: &mut Criterion, backends: &Backends) {
-    let mut group = c.benchmark_group("claim_complete");
-    for size in SIZES {
-        for queue in backends.queues(size) {
-            let Queue { backend, store, .. } = &queue;
-            let store = store.as_ref();
-            let worker = worker();
-            for batch in [1usize, 32] {
-                group.throughput(Throughput::Elements(batch as u64));
-                let id = BenchmarkId::new(format!("{backend}/batch_{batch}"), size);
-                queue.tidy();
-                group.bench_function(id, |b| {
-                    b.iter_custom(|iters| {
-                        let mut elapsed = Duration::ZERO;
-                        for _ in 0..iters {
-                            let started = Instant::now();
-                            let jobs = claim(store, &worker, batch);
-                            let reports: Vec<_> = jobs.iter().map(completion).collect();
-                            store.settle(&worker, &reports).expect("settle");
-                            elapsed += started.elapsed();
+                            elapsed += if time_the_claim {
+                                claim_started.elapsed()
+                            } else {
+                                settle_started.elapsed()
+                            };
                             if store.counts().expect("counts").pending < 1_000 {
                                 refill(store, size);
                             }
@@ -334,8 +313,8 @@ fn benches(c: &mut Criterion) {
         postgres: Postgres::from_env(),
     };
     claim_batches(c, &backends);
-    complete(c, &backends);
-    round_trip(c, &backends);
+    settle_batches(c, &backends, false);
+    settle_batches(c, &backends, true);
     // Last, because it grows the PostgreSQL tables the others share.
     enqueue(c, &backends);
 }

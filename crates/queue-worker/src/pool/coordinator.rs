@@ -324,16 +324,10 @@ impl Coordinator {
     /// was settled or claimed: the reports are kept for the next turn, and
     /// the claim waits for the next poll.
     fn settle_and_claim(&mut self) {
-        let limit = self.free_slots().min(self.settings.claim_batch);
-        let request = ClaimRequest {
-            worker: &self.worker,
-            limit,
-            lease: self.settings.lease,
-            kinds: &self.settings.kinds,
-        };
-        let answer = self
-            .store
-            .settle_and_claim(&self.worker, &self.unsettled, &request);
+        let limit = self.claim_limit();
+        let answer =
+            self.store
+                .settle_and_claim(&self.worker, &self.unsettled, &self.claim_request(limit));
         match answer {
             Ok((results, claimed)) => {
                 self.settled(results);
@@ -362,18 +356,26 @@ impl Coordinator {
         self.claim_while_free();
     }
 
+    /// How many jobs the next claim asks for.
+    fn claim_limit(&self) -> usize {
+        self.free_slots().min(self.settings.claim_batch)
+    }
+
+    fn claim_request(&self, limit: usize) -> ClaimRequest<'_> {
+        ClaimRequest {
+            worker: &self.worker,
+            limit,
+            lease: self.settings.lease,
+            kinds: &self.settings.kinds,
+        }
+    }
+
     /// Claims batch after batch until the pool is full or a claim comes back
     /// short.
     fn claim_while_free(&mut self) {
         while self.free_slots() > 0 {
-            let limit = self.free_slots().min(self.settings.claim_batch);
-            let request = ClaimRequest {
-                worker: &self.worker,
-                limit,
-                lease: self.settings.lease,
-                kinds: &self.settings.kinds,
-            };
-            let claimed = self.store.claim(&request);
+            let limit = self.claim_limit();
+            let claimed = self.store.claim(&self.claim_request(limit));
             if !self.take_claimed(limit, claimed) {
                 break;
             }
