@@ -6,8 +6,9 @@
 //! idle executors and a bounded prefetch, and then blocks until a report, a
 //! control message or the next deadline. A turn that would settle and then
 //! claim with no heartbeat or rescue due between them makes both one store
-//! call, settling first, since a write costs the store most at its commit. Nothing else in a pool writes to
-//! the store, so the order of writes about one job is the order of this loop.
+//! call, settling first, since a write costs the store most at its commit.
+//! Nothing else in a pool writes to the store, so the order of writes about
+//! one job is the order of this loop.
 
 use std::collections::HashMap;
 use std::sync::Arc;
