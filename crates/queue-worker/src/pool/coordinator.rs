@@ -108,6 +108,9 @@ pub(super) struct Coordinator {
     phase: Phase,
     /// Whether the last claim found fewer jobs than it asked for.
     starved: bool,
+    /// Whether the last claim failed: the queue may still hold due jobs, so
+    /// a pool that runs until idle must not take it for empty.
+    claim_failed: bool,
     next_poll: Instant,
     next_heartbeat: Instant,
     next_renewal: Instant,
@@ -146,6 +149,7 @@ impl Coordinator {
             events: parts.events,
             phase: Phase::Running,
             starved: false,
+            claim_failed: false,
             next_poll: start,
             next_heartbeat: start,
             next_renewal: start,
@@ -341,6 +345,7 @@ impl Coordinator {
             Err(err) => {
                 self.settle_failed(&err);
                 self.starved = true;
+                self.claim_failed = true;
                 self.after_claims();
             }
         }
@@ -393,9 +398,11 @@ impl Coordinator {
                 let worker = &self.worker;
                 tracing::error!(worker = %worker, error = %err, "claim failed; will retry");
                 self.starved = true;
+                self.claim_failed = true;
                 return false;
             }
         };
+        self.claim_failed = false;
         tracing::trace!(worker = %self.worker, asked = limit, got = claimed.len(), "claimed");
         self.starved = claimed.len() < limit;
         for job in claimed {
@@ -404,12 +411,13 @@ impl Coordinator {
         !self.starved
     }
 
-    /// After the last claim of a turn: a short one waits for the next poll,
-    /// and ends a pool that runs until idle once nothing runs.
+    /// After the last claim of a turn: a short or failed one waits for the
+    /// next poll, and a short one ends a pool that runs until idle once
+    /// nothing runs.
     fn after_claims(&mut self) {
         if self.starved {
             self.next_poll = Instant::now() + self.settings.poll_interval;
-            if self.phase == Phase::UntilIdle && self.running.is_empty() {
+            if self.phase == Phase::UntilIdle && self.running.is_empty() && !self.claim_failed {
                 self.begin_drain();
             }
         }
@@ -640,8 +648,14 @@ impl Coordinator {
     /// or the earliest deadline.
     fn wait(&mut self) {
         if !self.unsettled.is_empty() {
-            // A failed settle is retried after a pause, not in a hot loop.
-            std::thread::sleep(self.settings.poll_interval.min(Duration::from_millis(200)));
+            // A failed settle is retried after a pause, not in a hot loop;
+            // a shutdown or stop still gets through while the store is down.
+            let pause = self.settings.poll_interval.min(Duration::from_millis(200));
+            select! {
+                recv(self.control) -> control => self.on_control_message(control),
+                default(pause) => {}
+            }
+            self.take_control_messages();
             return;
         }
         let now = Instant::now();
@@ -665,14 +679,22 @@ impl Coordinator {
                     self.accept(report);
                 }
             }
-            recv(self.control) -> control => match control {
-                Ok(control) => self.on_control(control),
-                // Every handle is gone: nobody can send again, so stop listening
-                // instead of waking on the closed channel forever.
-                Err(_) => self.control = crossbeam_channel::never(),
-            },
+            recv(self.control) -> control => self.on_control_message(control),
             default(timeout) => {}
         }
+        self.take_control_messages();
+    }
+
+    fn on_control_message(&mut self, control: Result<Control, crossbeam_channel::RecvError>) {
+        match control {
+            Ok(control) => self.on_control(control),
+            // Every handle is gone: nobody can send again, so stop listening
+            // instead of waking on the closed channel forever.
+            Err(_) => self.control = crossbeam_channel::never(),
+        }
+    }
+
+    fn take_control_messages(&mut self) {
         while let Ok(control) = self.control.try_recv() {
             self.on_control(control);
         }
