@@ -611,6 +611,9 @@ impl Coordinator {
         if ids.is_empty() {
             return;
         }
+        // Known limitation: when this release fails, lease renewal goes on
+        // renewing every job the worker holds in the store, these included,
+        // so they come back only one lease after the pool has stopped.
         match self.store.release(&self.worker, &ids) {
             Ok(n) => {
                 self.summary.released += n as u64;

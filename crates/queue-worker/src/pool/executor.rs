@@ -59,6 +59,10 @@ impl Executor {
                 Execution::failed("cancelled before it started")
             } else {
                 tracing::debug!(job_id = %job_id, attempt, kind = %job.kind, "job started");
+                // Known limitation: the coordinator may cancel the job and emit
+                // `Lost` between the check above and this event, so a hook can
+                // see `Lost` before `Started` for one attempt; a prefetched job
+                // lost before any executor took it gets `Lost` with no `Started`.
                 self.events.emit(|| {
                     JobEvent::Started(AttemptRef {
                         job_id: job_id.clone(),
