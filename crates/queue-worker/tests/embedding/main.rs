@@ -10,6 +10,7 @@ mod live_output;
 mod outcomes;
 mod panics;
 mod prefetch;
+mod store_faults;
 mod support;
 mod transactional;
 mod typed;
