@@ -100,3 +100,10 @@ impl From<postgres::Error> for StoreError {
 
 /// The result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Reads a job state as a backend stored it. Any other text means the
+/// database was changed behind the queue's back.
+pub(crate) fn stored_state(text: &str) -> Result<queue_core::JobState, StoreError> {
+    text.parse()
+        .map_err(|err: queue_core::UnknownState| StoreError::Corrupt(err.to_string()))
+}

@@ -68,9 +68,7 @@ pub(super) fn counts(session: &mut dyn Session) -> Result<(StateCounts, i64)> {
     let mut entries = 0;
     for row in rows {
         let state: String = row.try_get(0)?;
-        let state: JobState = state
-            .parse()
-            .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+        let state = crate::error::stored_state(&state)?;
         let n: i64 = row.try_get(1)?;
         *counts.of_mut(state) = u64::try_from(n).unwrap_or(0);
         entries += row.try_get::<_, i64>(2)?;
@@ -93,9 +91,7 @@ pub(super) fn finished_per_minute(
     let mut counted = Vec::with_capacity(rows.len());
     for row in rows {
         let state: String = row.try_get(0)?;
-        let state: JobState = state
-            .parse()
-            .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+        let state = crate::error::stored_state(&state)?;
         let n: i64 = row.try_get(2)?;
         counted.push((state, row.try_get(1)?, u64::try_from(n).unwrap_or(0)));
     }

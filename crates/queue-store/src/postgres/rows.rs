@@ -5,7 +5,7 @@
 //! checked on the way in and out instead of wrapping.
 
 use postgres::Row;
-use queue_core::{AttemptRecord, Job, JobId, JobState, Timestamp, WorkerId};
+use queue_core::{AttemptRecord, Job, JobId, Timestamp, WorkerId};
 
 use crate::{StoreError, WorkerRecord};
 
@@ -53,9 +53,7 @@ pub(super) fn job_from_row(row: &Row, first: usize) -> Result<Job, StoreError> {
         .transpose()
         .map_err(|err| StoreError::Corrupt(format!("job {id}: payload: {err}")))?;
     let state: String = row.try_get(col(4))?;
-    let state: JobState = state
-        .parse()
-        .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+    let state = crate::error::stored_state(&state)?;
     let timeout: i64 = row.try_get(col(9))?;
     Ok(Job {
         kind: row.try_get(col(1))?,

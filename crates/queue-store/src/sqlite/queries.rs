@@ -95,9 +95,7 @@ pub(super) fn counts(conn: &Connection) -> Result<StateCounts> {
     let mut counts = StateCounts::default();
     while let Some(row) = rows.next()? {
         let state: String = row.get(0)?;
-        let state: JobState = state
-            .parse()
-            .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+        let state = crate::error::stored_state(&state)?;
         let n: i64 = row.get(1)?;
         *counts.of_mut(state) = u64::try_from(n).unwrap_or(0);
     }
@@ -119,9 +117,7 @@ pub(super) fn finished_per_minute(
     let mut counted = Vec::new();
     while let Some(row) = rows.next()? {
         let state: String = row.get(0)?;
-        let state: JobState = state
-            .parse()
-            .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+        let state = crate::error::stored_state(&state)?;
         let n: i64 = row.get(2)?;
         counted.push((state, row.get(1)?, u64::try_from(n).unwrap_or(0)));
     }

@@ -42,9 +42,7 @@ pub(crate) fn job_from_row(row: &Row<'_>, first: usize) -> Result<Job, StoreErro
     let id = job_id(row, col(0))?;
     let payload = payload(row, col(3), &id)?;
     let state: String = row.get(col(4))?;
-    let state: JobState = state
-        .parse()
-        .map_err(|err| StoreError::Corrupt(format!("{err}")))?;
+    let state = crate::error::stored_state(&state)?;
     Ok(Job {
         kind: row.get(col(1))?,
         command: row.get(col(2))?,
