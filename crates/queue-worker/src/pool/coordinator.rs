@@ -7,6 +7,9 @@
 //! control message or the next deadline. A turn that would settle and then
 //! claim with no heartbeat or rescue due between them makes both one store
 //! call, settling first, since a write costs the store most at its commit.
+//! A pool with a prefetch that is about to claim again lets its reports wait
+//! a few milliseconds for that claim to carry them, so that short jobs cost
+//! one commit per batch rather than one per job.
 //! Nothing else in a pool writes to the store, so the order of writes about
 //! one job is the order of this loop.
 
@@ -26,6 +29,11 @@ use crate::{AttemptRef, CancelToken, JobEvent};
 
 /// How often the output of running jobs is stored while they run, at most.
 const OUTPUT_FLUSH_PERIOD: Duration = Duration::from_secs(1);
+
+/// How long a report may wait to be settled with others, at most, while a
+/// prefetching pool has work coming. Short enough that nobody watching the
+/// queue sees it; long enough for a few short jobs to finish beside it.
+const SETTLE_DELAY: Duration = Duration::from_millis(5);
 
 /// Messages from [`super::PoolHandle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +112,10 @@ pub(super) struct Coordinator {
     unsettled: Vec<AttemptReport>,
     /// The kind of each unsettled report's job, in the same order, for events.
     unsettled_kinds: Vec<String>,
+    /// When the oldest unsettled report must be settled, waiting or not.
+    settle_by: Option<Instant>,
+    /// Whether the last settle failed; the next is tried after a pause.
+    settle_retry: bool,
     events: EventSink,
     phase: Phase,
     /// Whether the last claim found fewer jobs than it asked for.
@@ -146,6 +158,8 @@ impl Coordinator {
             next_dispatch: 0,
             unsettled: Vec::new(),
             unsettled_kinds: Vec::new(),
+            settle_by: None,
+            settle_retry: false,
             events: parts.events,
             phase: Phase::Running,
             starved: false,
@@ -170,7 +184,7 @@ impl Coordinator {
             self.collect_reports();
             if self.folds_claim() {
                 self.settle_and_claim();
-            } else {
+            } else if self.settle_due() {
                 self.settle_reports();
             }
             self.upkeep();
@@ -265,6 +279,24 @@ impl Coordinator {
         }
         self.unsettled.push(report);
         self.unsettled_kinds.push(running.attempt.kind);
+        self.settle_by
+            .get_or_insert_with(|| Instant::now() + SETTLE_DELAY);
+    }
+
+    /// Whether the reports should be settled this turn rather than wait for
+    /// the next claim to carry them. Only a prefetching pool that is still
+    /// claiming and finding work lets them wait: its next claim comes as soon
+    /// as half the prefetch is free. A pool without a prefetch claims after
+    /// every report, and one that is starved or stopping may not claim again.
+    fn settle_due(&self) -> bool {
+        if self.unsettled.is_empty() {
+            return false;
+        }
+        let claim_coming = self.settings.prefetch > 0 && self.claiming() && !self.starved;
+        !claim_coming
+            || self.settle_retry
+            || self.unsettled.len() >= self.settings.claim_batch
+            || self.settle_by.is_some_and(|at| Instant::now() >= at)
     }
 
     /// Settles all collected reports in one store call; on failure they are
@@ -281,6 +313,8 @@ impl Coordinator {
 
     /// Tells and counts where the unsettled reports left their jobs.
     fn settled(&mut self, results: Vec<Settled>) {
+        self.settle_by = None;
+        self.settle_retry = false;
         let kinds = self.unsettled_kinds.drain(..);
         for ((report, kind), result) in self.unsettled.drain(..).zip(kinds).zip(results) {
             log_settled(&report, result);
@@ -302,7 +336,8 @@ impl Coordinator {
         self.starved = false;
     }
 
-    fn settle_failed(&self, err: &queue_store::StoreError) {
+    fn settle_failed(&mut self, err: &queue_store::StoreError) {
+        self.settle_retry = true;
         tracing::error!(
             worker = %self.worker,
             reports = self.unsettled.len(),
@@ -650,7 +685,7 @@ impl Coordinator {
     /// Blocks until something needs the loop: a report, a control message,
     /// or the earliest deadline.
     fn wait(&mut self) {
-        if !self.unsettled.is_empty() {
+        if self.settle_retry && !self.unsettled.is_empty() {
             // A failed settle is retried after a pause, not in a hot loop;
             // a shutdown or stop still gets through while the store is down.
             let pause = self.settings.poll_interval.min(Duration::from_millis(200));
@@ -665,6 +700,9 @@ impl Coordinator {
         let mut until = self.next_heartbeat.min(self.next_rescue);
         if !self.running.is_empty() {
             until = until.min(self.next_renewal).min(self.next_output_flush);
+        }
+        if let Some(at) = self.settle_by.filter(|_| !self.unsettled.is_empty()) {
+            until = until.min(at);
         }
         if self.claiming() && self.wants_claim() {
             if !self.starved {

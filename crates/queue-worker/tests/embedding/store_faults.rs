@@ -1,5 +1,6 @@
-//! A pool on a store that fails on demand: a failed claim is not an empty
-//! queue, and a pool can still be stopped while its reports cannot be stored.
+//! A pool on a store that fails on demand and counts its calls: a failed
+//! claim is not an empty queue, a pool can still be stopped while its
+//! reports cannot be stored, and a prefetching pool settles in batches.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,6 +26,8 @@ struct FlakyStore {
     settles: AtomicUsize,
     /// How many calls failed so far.
     failed: AtomicUsize,
+    /// How many calls that settle (alone or with a claim) succeeded.
+    settle_commits: AtomicUsize,
 }
 
 impl FlakyStore {
@@ -34,6 +37,7 @@ impl FlakyStore {
             claims: AtomicUsize::new(0),
             settles: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
+            settle_commits: AtomicUsize::new(0),
         }
     }
 
@@ -64,6 +68,7 @@ impl Store for FlakyStore {
         if Self::fails(&self.settles) {
             return Err(self.injected());
         }
+        self.settle_commits.fetch_add(1, Ordering::SeqCst);
         self.inner.settle(worker, reports)
     }
     fn settle_and_claim(
@@ -75,6 +80,7 @@ impl Store for FlakyStore {
         if Self::fails(&self.settles) || Self::fails(&self.claims) {
             return Err(self.injected());
         }
+        self.settle_commits.fetch_add(1, Ordering::SeqCst);
         self.inner.settle_and_claim(worker, reports, claim)
     }
     fn record_output(&self, worker: &WorkerId, updates: &[OutputUpdate]) -> Result<usize> {
@@ -235,4 +241,39 @@ fn stop_now_reaches_running_jobs_while_settles_fail() {
         "the stopped job went back to the queue"
     );
     assert_eq!(queue.store.counts().unwrap().pending, 1);
+}
+
+/// Jobs that each take a millisecond finish one by one, a few to a claim of
+/// a prefetching pool; their reports wait for the claim that follows and
+/// share its commit, instead of one commit each. A settle that fails on the
+/// way keeps its reports, and they land later.
+#[test]
+fn a_prefetching_pool_settles_short_jobs_in_batches() {
+    const JOBS: usize = 200;
+    let queue = queue();
+    noop_jobs(queue.store.as_ref(), JOBS);
+    let store = Arc::new(FlakyStore::new(queue.store.clone()));
+    store.settles.store(2, Ordering::SeqCst);
+    let pool = WorkerPool::builder(store.clone())
+        .handler("noop", |_: &JobContext| {
+            std::thread::sleep(Duration::from_millis(1));
+            Execution::succeeded()
+        })
+        .concurrency(2)
+        .prefetch(8)
+        .poll_interval(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    pool.handle().shutdown_when_idle();
+
+    let summary = pool.join().unwrap();
+
+    assert_eq!(summary.completed, JOBS as u64);
+    assert_eq!(queue.store.counts().unwrap().completed, JOBS as u64);
+    assert_eq!(store.failed.load(Ordering::SeqCst), 2, "two settles failed");
+    let commits = store.settle_commits.load(Ordering::SeqCst);
+    assert!(
+        commits < JOBS / 3,
+        "{commits} settling commits for {JOBS} jobs"
+    );
 }
