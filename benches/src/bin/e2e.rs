@@ -31,6 +31,9 @@ use queuectl_benches::{NOOP_KIND, fill, fresh_store, raw};
 /// The number of executors in library and CLI runs, and threads in the spawn loop.
 const SLOTS: usize = 2;
 
+/// The `--prefetch` of the second CLI drain.
+const CLI_PREFETCH: usize = 8;
+
 struct Row {
     name: String,
     value: String,
@@ -103,9 +106,16 @@ fn main() {
         None,
         "",
     ));
-    let cli = cli_drain(&queuectl, count(4_000));
+    let cli = cli_drain(&queuectl, count(4_000), 0);
     rows.push(row(
         &format!("CLI drain of true, {SLOTS} slots"),
+        cli,
+        Some(spawn_rate),
+        "",
+    ));
+    let cli = cli_drain(&queuectl, count(4_000), CLI_PREFETCH);
+    rows.push(row(
+        &format!("CLI drain of true, {SLOTS} slots + prefetch {CLI_PREFETCH}"),
         cli,
         Some(spawn_rate),
         ">= 85%",
@@ -306,9 +316,10 @@ fn run(command: &mut Command) {
     );
 }
 
-fn start_worker(binary: &Path, db: &Path, slots: usize) -> Child {
+fn start_worker(binary: &Path, db: &Path, slots: usize, prefetch: usize) -> Child {
     queuectl(binary, db)
         .args(["worker", "start", "--count", &slots.to_string()])
+        .args(["--prefetch", &prefetch.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -332,7 +343,9 @@ fn wait_drained(store: &dyn Store) {
     }
 }
 
-fn cli_drain(binary: &Path, jobs: usize) -> f64 {
+/// Enqueues `jobs` `true` jobs from a JSON Lines file, then times a worker
+/// with `--prefetch prefetch` from its start until all of them are done.
+fn cli_drain(binary: &Path, jobs: usize, prefetch: usize) -> f64 {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = dir.path().join("cli.db");
     let file = dir.path().join("jobs.jsonl");
@@ -342,7 +355,7 @@ fn cli_drain(binary: &Path, jobs: usize) -> f64 {
     let store = SqliteStore::open(&db).expect("open");
 
     let started = Instant::now();
-    let worker = start_worker(binary, &db, SLOTS);
+    let worker = start_worker(binary, &db, SLOTS, prefetch);
     wait_drained(&store);
     let elapsed = started.elapsed();
     stop_worker(binary, &db, worker);
@@ -372,7 +385,7 @@ fn pickup_latency(binary: &Path, samples: usize) -> (Duration, Duration, f64) {
     let db = dir.path().join("latency.db");
     run(queuectl(binary, &db).arg("init"));
     let store = SqliteStore::open(&db).expect("open");
-    let worker = start_worker(binary, &db, 1);
+    let worker = start_worker(binary, &db, 1, 0);
     wait_for_worker(&store);
 
     // Idle CPU first, while nothing is queued.
@@ -486,7 +499,7 @@ fn cli_loud_peak_rss(binary: &Path, jobs: usize) -> u64 {
         .collect();
     let store = SqliteStore::open(&db).expect("open");
     store.enqueue(specs).expect("enqueue");
-    let worker = start_worker(binary, &db, 8);
+    let worker = start_worker(binary, &db, 8, 0);
     wait_drained(&store);
     let peak = peak_rss_kib(worker.id()).expect("worker peak RSS");
     stop_worker(binary, &db, worker);

@@ -20,6 +20,7 @@ pub(super) fn start(db: Option<&Path>, args: &WorkerStartArgs) -> anyhow::Result
     let mut builder = WorkerPool::builder(store)
         .handler(queue_core::SHELL_KIND, ShellHandler::new())
         .concurrency(usize::from(args.count))
+        .prefetch(usize::from(args.prefetch))
         .shutdown_grace(Duration::from_secs(args.grace));
     if let Some(host) = &args.host {
         builder = builder.host(host);

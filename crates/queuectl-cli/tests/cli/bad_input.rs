@@ -346,6 +346,9 @@ fn bad_arguments_of_every_other_command_exit_2_and_change_nothing() {
         (vec!["worker", "start", "--grace", "-1"], "--grace"),
         (vec!["worker", "start", "--grace", "86401"], "--grace"),
         (vec!["worker", "start", "--grace", "1e3"], "--grace"),
+        (vec!["worker", "start", "--prefetch", "1025"], "--prefetch"),
+        (vec!["worker", "start", "--prefetch", "-1"], "--prefetch"),
+        (vec!["worker", "start", "--prefetch", "some"], "--prefetch"),
         (vec!["start-workers", "--count", "0"], "--count"),
         (
             vec!["worker", "stop", "--now"],

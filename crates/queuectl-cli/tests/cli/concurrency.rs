@@ -75,3 +75,46 @@ fn every_job_runs_exactly_once_across_two_worker_processes() {
         "a worker ran nothing: {started:?}"
     );
 }
+
+/// A worker started with `--prefetch` holds its slots' jobs and that many
+/// more, and no others: the rest stay for other workers. It reports only the
+/// started ones as running, and a stop gives every unfinished job back
+/// without charging an attempt.
+#[test]
+fn prefetching_worker_holds_slots_plus_prefetch_and_gives_them_back_on_stop() {
+    let queue = Queue::new();
+    let ids: Vec<String> = (0..6)
+        .map(|n| queue.enqueue(&["--id", &format!("long-{n}"), "sleep 60"]))
+        .collect();
+
+    let mut worker =
+        queue.start_worker_with(&["--count", "1", "--prefetch", "2", "--grace", "0"], "warn");
+    wait_for(
+        "the worker holds three jobs",
+        Duration::from_secs(20),
+        || {
+            let counts = queue.counts();
+            (counts["processing"] == 3).then_some(())
+        },
+    );
+    let workers = wait_for(
+        "the heartbeat shows one running",
+        Duration::from_secs(20),
+        || {
+            let workers = queue.workers();
+            (workers.first().is_some_and(|w| w["running"] == 1)).then_some(workers)
+        },
+    );
+    assert_eq!(workers.len(), 1, "{workers:#?}");
+    let counts = queue.counts();
+    assert_eq!(counts["processing"], 3, "{counts:#}");
+    assert_eq!(counts["pending"], 3, "{counts:#}");
+
+    assert_eq!(queue.ok(&["worker", "stop"]).trim(), "all workers stopped");
+    assert!(worker.wait_exit().success(), "{}", worker.log());
+    for id in &ids {
+        let job = queue.job(id);
+        assert_eq!(job["state"], "pending", "{job:#}");
+        assert_eq!(job["attempts"], 0, "{job:#}");
+    }
+}
