@@ -22,6 +22,7 @@ use queue_core::{AttemptReport, Job, JobState, Timestamp, WorkerId};
 use queue_store::{ClaimRequest, OutputUpdate, Settled, Store, WorkerRecord};
 
 use super::executor::{Assignment, Report};
+use super::reports::Doorbell;
 use super::{PoolError, PoolSummary};
 use crate::events::EventSink;
 use crate::live::LiveOutput;
@@ -65,6 +66,8 @@ pub(super) struct Parts {
     /// The executors' end of `jobs`, to take back jobs none has started.
     pub(super) backlog: Receiver<Assignment>,
     pub(super) reports: Receiver<Report>,
+    /// Rings when enough reports wait; see [`super::reports`].
+    pub(super) doorbell: Doorbell,
     pub(super) control: Receiver<Control>,
     pub(super) events: EventSink,
 }
@@ -103,6 +106,7 @@ pub(super) struct Coordinator {
     jobs: Option<Sender<Assignment>>,
     backlog: Receiver<Assignment>,
     reports: Receiver<Report>,
+    doorbell: Doorbell,
     control: Receiver<Control>,
     /// Every job the pool holds, started or not. Keyed by dispatch number:
     /// one job can be in here twice, when a run that lost its lease is still
@@ -153,6 +157,7 @@ impl Coordinator {
             jobs: Some(parts.jobs),
             backlog: parts.backlog,
             reports: parts.reports,
+            doorbell: parts.doorbell,
             control: parts.control,
             running: HashMap::new(),
             next_dispatch: 0,
@@ -226,7 +231,31 @@ impl Coordinator {
     /// executor idle, since an idle executor means an empty job channel, so
     /// at most `concurrency - 1` jobs held and more than the prefetch free.
     fn wants_claim(&self) -> bool {
-        self.free_slots() >= self.settings.prefetch.div_ceil(2).max(1)
+        self.free_slots() >= self.claim_threshold()
+    }
+
+    /// Whether a claim will come soon without being asked for: the pool has a
+    /// prefetch to refill, is claiming, and its last claim found work.
+    fn claim_coming(&self) -> bool {
+        self.settings.prefetch > 0 && self.claiming() && !self.starved
+    }
+
+    /// How many free slots make a claim worth it: half a prefetch, or one.
+    fn claim_threshold(&self) -> usize {
+        self.settings.prefetch.div_ceil(2).max(1)
+    }
+
+    /// How many more reports must arrive before this pool has anything to
+    /// do but wait, when it need not hear of each one: it holds reports that
+    /// wait for the next claim (see [`Coordinator::settle_due`]), and that
+    /// claim is not due yet. Those reports' settle deadline bounds the wait.
+    fn reports_to_wait_for(&self) -> Option<usize> {
+        if !self.claim_coming() || self.unsettled.is_empty() || self.settle_retry {
+            return None;
+        }
+        self.claim_threshold()
+            .checked_sub(self.free_slots())
+            .filter(|&n| n > 0)
     }
 
     /// How many held jobs an executor has started (or is about to).
@@ -292,8 +321,7 @@ impl Coordinator {
         if self.unsettled.is_empty() {
             return false;
         }
-        let claim_coming = self.settings.prefetch > 0 && self.claiming() && !self.starved;
-        !claim_coming
+        !self.claim_coming()
             || self.settle_retry
             || self.unsettled.len() >= self.settings.claim_batch
             || self.settle_by.is_some_and(|at| Instant::now() >= at)
@@ -714,6 +742,18 @@ impl Coordinator {
             until = until.min(deadline);
         }
         let timeout = until.saturating_duration_since(now);
+        if let Some(count) = self.reports_to_wait_for() {
+            if self.doorbell.arm(count, &self.reports) {
+                select! {
+                    recv(self.doorbell.rings()) -> _ => {}
+                    recv(self.control) -> control => self.on_control_message(control),
+                    default(timeout) => {}
+                }
+            }
+            self.doorbell.disarm();
+            self.take_control_messages();
+            return;
+        }
         select! {
             recv(self.reports) -> report => {
                 if let Ok(report) = report {

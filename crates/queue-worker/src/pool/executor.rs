@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use queue_core::{AttemptReport, Job};
 use queue_store::Store;
 
+use super::reports::ReportSender;
 use crate::events::EventSink;
 use crate::live::LiveOutput;
 use crate::{AttemptRef, CancelToken, Execution, Handler, JobContext, JobEvent};
@@ -35,7 +36,7 @@ pub(super) struct Executor {
     pub(super) store: Arc<dyn Store>,
     pub(super) handlers: Arc<HashMap<String, Arc<dyn Handler>>>,
     pub(super) jobs: Receiver<Assignment>,
-    pub(super) reports: Sender<Report>,
+    pub(super) reports: ReportSender,
     pub(super) output_limit: usize,
     pub(super) events: EventSink,
 }
@@ -96,7 +97,7 @@ impl Executor {
                 started_at,
                 finished_at: self.store.now(),
             };
-            if self.reports.send(Report { dispatch, report }).is_err() {
+            if !self.reports.send(Report { dispatch, report }) {
                 // The coordinator is gone; the lease will bring the job back.
                 return;
             }

@@ -22,6 +22,7 @@
 
 mod coordinator;
 mod executor;
+mod reports;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -263,7 +264,7 @@ impl PoolBuilder {
 
         // Room for every job the pool may hold, so a send never blocks.
         let (job_tx, job_rx) = crossbeam_channel::bounded(self.concurrency + prefetch);
-        let (report_tx, report_rx) = crossbeam_channel::unbounded();
+        let (report_tx, report_rx, doorbell) = reports::channel();
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
 
         let handlers = Arc::new(self.handlers);
@@ -304,6 +305,7 @@ impl PoolBuilder {
             jobs: job_tx,
             backlog: job_rx.clone(),
             reports: report_rx,
+            doorbell,
             control: control_rx,
             events,
         })?;
