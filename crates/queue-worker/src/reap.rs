@@ -141,15 +141,22 @@ pub(crate) fn sweep_orphans() {
     }
 }
 
-/// Whether some child of this process has exited and waits to be reaped.
-/// One look that reaps nothing (`WNOWAIT`) spares the common case, where
-/// nothing is left over, a walk through `/proc` after every job.
+/// Whether some child of this process that no `Child` tracks may have
+/// exited. One look that reaps nothing (`WNOWAIT`) spares the common case,
+/// where nothing is left over, a walk through `/proc` after every job.
+///
+/// The look names one exited child. When that is a shell another executor
+/// has yet to reap, as it often is while short jobs run side by side, an
+/// exited orphan behind it waits for a later sweep, after some later job.
 fn any_child_exited() -> bool {
     let peek = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
     match waitid(Id::All, peek) {
         Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => false,
+        Ok(status) => status
+            .pid()
+            .is_none_or(|pid| !shells().contains_key(&pid.as_raw())),
         // An error other than "no children" is not proof that none exited.
-        Ok(_) | Err(_) => true,
+        Err(_) => true,
     }
 }
 

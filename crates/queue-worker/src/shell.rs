@@ -44,10 +44,12 @@
 //! [`JobContext::publish_output`]). Text is decoded as lossy UTF-8, so
 //! binary output is stored, mangled, rather than failing the attempt.
 
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -169,7 +171,7 @@ impl Handler for ShellHandler {
         shell
             .arg("-c")
             .arg(command)
-            .stdin(Stdio::null())
+            .stdin(empty_stdin())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -215,6 +217,18 @@ impl Handler for ShellHandler {
             stderr,
         }
     }
+}
+
+/// An empty standard input: a copy of one `/dev/null` opened for the whole
+/// process. `Stdio::null` opens the file again for every job, and a path
+/// lookup costs several times a copy of a descriptor.
+fn empty_stdin() -> Stdio {
+    static DEV_NULL: OnceLock<Option<File>> = OnceLock::new();
+    DEV_NULL
+        .get_or_init(|| File::open("/dev/null").ok())
+        .as_ref()
+        .and_then(|null| null.try_clone().ok())
+        .map_or_else(Stdio::null, Stdio::from)
 }
 
 /// Waits for the shell to be reaped, so that no zombie is left behind.
