@@ -10,7 +10,8 @@
 //! statements on bare rusqlite, bare `sh -c true` spawns, bare batched
 //! inserts), then queuectl as a library and as a CLI, and prints each rate
 //! with its ratio to the matching ceiling. `E2E_SCALE=0.1` shrinks every job
-//! count for a quick look.
+//! count for a quick look; `E2E_ONLY=processes,memory` runs only those groups
+//! of rows (see [`GROUPS`]).
 
 #![expect(
     clippy::print_stdout,
@@ -32,7 +33,7 @@ use queuectl_benches::{NOOP_KIND, fill, fresh_store, raw};
 const SLOTS: usize = 2;
 
 /// The `--prefetch` of the second CLI drain.
-const CLI_PREFETCH: usize = 8;
+const CLI_PREFETCH: usize = 32;
 
 struct Row {
     name: String,
@@ -41,6 +42,9 @@ struct Row {
     ratio: String,
     target: &'static str,
 }
+
+/// The groups of rows, in the order they run; `E2E_ONLY` picks some.
+const GROUPS: [&str; 5] = ["library", "enqueue", "processes", "commands", "memory"];
 
 fn main() {
     let scale: f64 = std::env::var("E2E_SCALE")
@@ -52,11 +56,44 @@ fn main() {
         drain_child();
         return;
     }
+    let only = std::env::var("E2E_ONLY").ok();
+    let wanted = |group: &str| {
+        only.as_deref()
+            .is_none_or(|list| list.split(',').any(|name| name.trim() == group))
+    };
+    if let Some(list) = &only {
+        let unknown: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !GROUPS.contains(name))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "E2E_ONLY names unknown groups {unknown:?}; the groups are {GROUPS:?}"
+        );
+    }
     let queuectl = queuectl_binary();
     let mut rows = Vec::new();
+    if wanted("library") {
+        library_rows(&mut rows, count(200_000));
+    }
+    if wanted("enqueue") {
+        enqueue_rows(&mut rows, count(200_000));
+    }
+    if wanted("processes") {
+        process_rows(&mut rows, &queuectl, count(4_000));
+    }
+    if wanted("commands") {
+        command_rows(&mut rows, &queuectl, count(1_000_000));
+    }
+    if wanted("memory") {
+        memory_rows(&mut rows, &queuectl, count(100_000));
+    }
+    print_rows(&rows);
+}
 
-    // Ceilings and the library, on the same number of no-op jobs.
-    let jobs = count(200_000);
+/// The store's ceilings, and the library draining the same number of jobs.
+fn library_rows(rows: &mut Vec<Row>, jobs: usize) {
     let raw_one = raw_claim_complete(jobs / 4, 1);
     let raw_batch = raw_claim_complete(jobs, 32);
     rows.push(row(
@@ -85,8 +122,9 @@ fn main() {
         Some(raw_batch),
         ">= 50,000/s, 70%",
     ));
+}
 
-    let inserts = count(200_000);
+fn enqueue_rows(rows: &mut Vec<Row>, inserts: usize) {
     let raw_insert = raw_insert_rate(inserts);
     let enqueue = batch_enqueue_rate(inserts);
     rows.push(row("raw batched insert", raw_insert, None, ""));
@@ -96,39 +134,56 @@ fn main() {
         Some(raw_insert),
         ">= 60%",
     ));
+}
 
-    // Processes.
-    let spawns = count(4_000);
-    let spawn_rate = rate(spawns, raw::spawn_loop(spawns, SLOTS));
+/// Bare spawns, and the CLI draining shell jobs with and without a prefetch.
+///
+/// The spawn rate drifts by several percent within a minute on a shared
+/// machine, so it is measured before and after the drains, and their
+/// ceiling is the mean of the two.
+fn process_rows(rows: &mut Vec<Row>, queuectl: &Path, spawns: usize) {
+    let before = rate(spawns, raw::spawn_loop(spawns, SLOTS));
+    let plain = cli_drain(queuectl, spawns, 0);
+    let prefetched = cli_drain(queuectl, spawns, CLI_PREFETCH);
+    let after = rate(spawns, raw::spawn_loop(spawns, SLOTS));
+    let spawn_rate = (before + after) / 2.0;
     rows.push(row(
-        &format!("raw sh -c true, {SLOTS} threads"),
-        spawn_rate,
+        &format!("raw sh -c true, {SLOTS} threads, before the drains"),
+        before,
         None,
         "",
     ));
-    let cli = cli_drain(&queuectl, count(4_000), 0);
+    rows.push(row(
+        &format!("raw sh -c true, {SLOTS} threads, after the drains"),
+        after,
+        None,
+        "",
+    ));
     rows.push(row(
         &format!("CLI drain of true, {SLOTS} slots"),
-        cli,
+        plain,
         Some(spawn_rate),
         "",
     ));
-    let cli = cli_drain(&queuectl, count(4_000), CLI_PREFETCH);
     rows.push(row(
         &format!("CLI drain of true, {SLOTS} slots + prefetch {CLI_PREFETCH}"),
-        cli,
+        prefetched,
         Some(spawn_rate),
         ">= 85%",
     ));
+}
 
-    let single = single_enqueue_ms(&queuectl, 50);
+/// One-shot commands: enqueue, pickup on an idle worker, and reads of a
+/// queue of `pending` jobs.
+fn command_rows(rows: &mut Vec<Row>, queuectl: &Path, pending: usize) {
+    let single = single_enqueue_ms(queuectl, 50);
     rows.push(text_row(
         "one `queuectl enqueue`, process included (median)",
         ms(single),
         "< 5 ms",
     ));
 
-    let (p50, p99, idle_cpu) = pickup_latency(&queuectl, 100);
+    let (p50, p99, idle_cpu) = pickup_latency(queuectl, 100);
     rows.push(text_row(
         "pickup latency across processes, p50",
         ms(p50),
@@ -145,7 +200,7 @@ fn main() {
         "< 1%",
     ));
 
-    let (status_ms, list_ms) = million_reads(&queuectl, count(1_000_000));
+    let (status_ms, list_ms) = million_reads(queuectl, pending);
     rows.push(text_row(
         "`status` with 1M pending jobs",
         ms(status_ms),
@@ -156,21 +211,21 @@ fn main() {
         ms(list_ms),
         "< 50 ms",
     ));
+}
 
-    let drained_rss = library_peak_rss(count(100_000));
+fn memory_rows(rows: &mut Vec<Row>, queuectl: &Path, jobs: usize) {
+    let drained_rss = library_peak_rss(jobs);
     rows.push(text_row(
         "library worker, 8 slots, 100k jobs: peak RSS",
         mib(drained_rss),
         "< 30 MB",
     ));
-    let loud_rss = cli_loud_peak_rss(&queuectl, 16);
+    let loud_rss = cli_loud_peak_rss(queuectl, 16);
     rows.push(text_row(
         "CLI worker, 8 slots, jobs printing 20 MB: peak RSS",
         mib(loud_rss),
         "< 30 MB",
     ));
-
-    print_rows(&rows);
 }
 
 fn row(name: &str, value: f64, ceiling: Option<f64>, target: &'static str) -> Row {
