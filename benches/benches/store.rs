@@ -13,21 +13,24 @@
 //! benchmarks each get a fresh copy of a template file; on PostgreSQL one
 //! schema per table size serves every benchmark (enqueue, which grows the
 //! table, runs last), vacuumed before each, and the schemas are dropped at
-//! the end.
+//! the end. Beside the store's claims, `claim/raw` runs the store's claim
+//! statement on a bare rusqlite connection to a copy of the same template,
+//! releasing as the store does: what SQLite itself makes of a claim at each
+//! size.
 
 #![expect(
     missing_docs,
     reason = "criterion_group! generates an undocumented function"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use queue_core::{AttemptOutcome, AttemptReport, Job, JobSpec, WorkerId};
 use queue_store::{PostgresStore, SqliteStore, Store};
-use queuectl_benches::{NOOP_KIND, claim_request, fill, fresh_store};
+use queuectl_benches::{NOOP_KIND, claim_request, fill, fresh_store, raw};
 
 const SIZES: [usize; 2] = [10_000, 1_000_000];
 
@@ -50,12 +53,20 @@ impl Templates {
         Self { dir }
     }
 
-    /// A private copy of the queue holding `size` pending jobs.
-    fn copy(&self, size: usize) -> Queue {
+    /// A private copy of the queue file holding `size` pending jobs, and the
+    /// directory that holds it.
+    fn copy_file(&self, size: usize) -> (tempfile::TempDir, PathBuf) {
         let target = tempfile::tempdir().expect("a temporary directory");
         let from = self.dir.path().join(size.to_string()).join("bench.db");
-        std::fs::copy(&from, target.path().join("bench.db")).expect("copy the template");
-        let store = SqliteStore::open(target.path().join("bench.db")).expect("open the copy");
+        let file = target.path().join("bench.db");
+        std::fs::copy(&from, &file).expect("copy the template");
+        (target, file)
+    }
+
+    /// A private copy of the queue holding `size` pending jobs.
+    fn copy(&self, size: usize) -> Queue {
+        let (target, file) = self.copy_file(size);
+        let store = SqliteStore::open(file).expect("open the copy");
         Queue {
             backend: "sqlite",
             store: Arc::new(store),
@@ -258,8 +269,41 @@ fn claim_batches(c: &mut Criterion, backends: &Backends) {
                 });
             }
         }
+        raw_claims(&mut group, &backends.templates, size);
     }
     group.finish();
+}
+
+/// The store's claim statement on a bare rusqlite connection to a copy of
+/// the same template: what SQLite itself makes of a claim at this size.
+fn raw_claims(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    templates: &Templates,
+    size: usize,
+) {
+    let (_dir, file) = templates.copy_file(size);
+    let mut conn = raw::open(&file);
+    for batch in [1usize, 16, 64, 128] {
+        group.throughput(Throughput::Elements(batch as u64));
+        let id = BenchmarkId::new(format!("raw/batch_{batch}"), size);
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                let mut held = 0;
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iters {
+                    let started = Instant::now();
+                    held += raw::claim_once(&mut conn, batch).len();
+                    elapsed += started.elapsed();
+                    if held >= size / 4 {
+                        raw::release_all(&conn);
+                        held = 0;
+                    }
+                }
+                raw::release_all(&conn);
+                elapsed
+            });
+        });
+    }
 }
 
 /// Settles successful reports of claimed jobs: the group `complete` times

@@ -19,34 +19,59 @@ const COMPLETE: &str = "UPDATE jobs SET state = 'completed', finished_at = ?2, e
          worker_id = NULL, lease_expires_at = NULL, updated_at = ?2 \
      WHERE seq = ?1 AND state = 'processing'";
 
+/// Gives every claimed job back as the store's release does: due now, so
+/// behind every job that was already waiting.
+const RELEASE: &str = "UPDATE jobs SET state = 'pending', attempts = attempts - 1, \
+         run_at = ?1, worker_id = NULL, lease_expires_at = NULL, updated_at = ?1 \
+     WHERE state = 'processing'";
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A connection to the queue at `path` set up as the store sets up its own:
+/// write-ahead log (the file's mode already), synchronous `NORMAL`.
+pub fn open(path: &Path) -> Connection {
+    let conn = Connection::open(path).expect("open the raw connection");
+    conn.busy_timeout(Duration::from_secs(5))
+        .expect("set the busy timeout");
+    conn.pragma_update(None, "synchronous", "normal")
+        .expect("set synchronous");
+    conn
+}
+
+/// Claims up to `batch` due jobs in one immediate transaction with the
+/// store's claim statement, and returns their sequence numbers.
+pub fn claim_once(conn: &mut Connection, batch: usize) -> Vec<i64> {
+    let batch = i64::try_from(batch).expect("a small batch");
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .expect("begin");
+    let claimed: Vec<i64> = {
+        let mut claim = tx.prepare_cached(CLAIM).expect("prepare the claim");
+        let rows = claim
+            .query_map(params!["raw-worker", now_ms(), batch], |row| row.get(0))
+            .expect("claim");
+        rows.collect::<Result<_, _>>().expect("read the claim")
+    };
+    tx.commit().expect("commit the claim");
+    claimed
+}
+
+/// Puts every claimed job back to pending.
+pub fn release_all(conn: &Connection) {
+    conn.execute(RELEASE, [now_ms()]).expect("release");
 }
 
 /// Claims and completes every due job of the queue at `path`, `batch` at a
 /// time, each claim and each batch of completions in its own immediate
 /// transaction, as a worker would. Returns the jobs done and the time taken.
 pub fn claim_complete_loop(path: &Path, batch: usize) -> (usize, Duration) {
-    let mut conn = Connection::open(path).expect("open the raw connection");
-    conn.busy_timeout(Duration::from_secs(5))
-        .expect("set the busy timeout");
-    conn.pragma_update(None, "synchronous", "normal")
-        .expect("set synchronous");
-    let batch = i64::try_from(batch).expect("a small batch");
+    let mut conn = open(path);
     let started = Instant::now();
     let mut done = 0;
     loop {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .expect("begin");
-        let claimed: Vec<i64> = {
-            let mut claim = tx.prepare_cached(CLAIM).expect("prepare the claim");
-            let rows = claim
-                .query_map(params!["raw-worker", now_ms(), batch], |row| row.get(0))
-                .expect("claim");
-            rows.collect::<Result<_, _>>().expect("read the claim")
-        };
-        tx.commit().expect("commit the claim");
+        let claimed = claim_once(&mut conn, batch);
         if claimed.is_empty() {
             break;
         }
