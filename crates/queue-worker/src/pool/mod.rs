@@ -16,6 +16,9 @@
 //!                                 |  '-- control: wake, shutdown, stop now
 //! ```
 //!
+//! Reports travel with a doorbell beside them (see `reports`), so that a
+//! prefetching coordinator waiting for a batch of them wakes once per batch.
+//!
 //! When the store has a [`WakeSource`], a third kind of thread waits on it and
 //! sends the coordinator a wake-up, so an idle pool starts new jobs as soon
 //! as they are enqueued rather than at its next poll.
