@@ -186,6 +186,8 @@ impl PoolBuilder {
     /// releases them at once, unstarted, but a killed pool's waiting jobs
     /// stay locked until their lease lapses, and that rescue charges an
     /// attempt. Their recorded start is the claim, so it includes the wait.
+    /// While such a pool finds work, a finished job's report may wait up to
+    /// 5 ms to be stored with the claim that follows.
     /// That is why the default is none: for jobs that take longer than a
     /// claim, a prefetch buys little and keeps work from other workers.
     pub fn prefetch(mut self, prefetch: usize) -> Self {
