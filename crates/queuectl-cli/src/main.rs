@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr. `RUST_LOG` chooses what is shown; by default, the
-/// workers' lifecycle and one line per job.
+/// workers' lifecycle and two lines per job, as it starts and as it ends.
 fn install_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
