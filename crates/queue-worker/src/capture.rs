@@ -11,6 +11,7 @@
 //! never finish. After each chunk it marks the attempt's [`LiveOutput`]
 //! changed, so the pool can store the tail while the job still runs.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
@@ -26,6 +27,13 @@ use crate::live::{LiveOutput, SharedTail};
 
 /// How much one `read` asks for: the default capacity of a Linux pipe.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The buffer `read` fills, one per thread and kept from job to job:
+    /// zeroing a fresh one for every job cost more than the whole output of
+    /// a job that prints nothing.
+    static READ_CHUNK: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// The last `limit` bytes of a stream, and how many bytes came before them.
 #[derive(Debug)]
@@ -109,7 +117,6 @@ pub(crate) struct OutputPump {
     /// Stdout, then stderr; `None` for a stream that was not piped.
     streams: [Option<Stream>; 2],
     live: LiveOutput,
-    chunk: Vec<u8>,
 }
 
 impl OutputPump {
@@ -135,7 +142,6 @@ impl OutputPump {
         Self {
             streams: [stdout, stderr],
             live,
-            chunk: Vec::new(),
         }
     }
 
@@ -185,29 +191,31 @@ impl OutputPump {
     /// Reads one chunk from stream `i`, which `poll` found ready, so the
     /// read does not block; closes the pipe at its end.
     fn read_once(&mut self, i: usize) {
-        if self.chunk.is_empty() {
-            self.chunk = vec![0_u8; READ_CHUNK_BYTES];
-        }
-        let Some(stream) = self.streams[i].as_mut() else {
+        let Some(Stream { pipe, tail }) = self.streams[i].as_mut() else {
             return;
         };
-        let Some(pipe) = stream.pipe.as_mut() else {
+        let Some(file) = pipe.as_mut() else {
             return;
         };
-        match pipe.read(&mut self.chunk) {
-            Ok(0) => stream.pipe = None,
-            Ok(n) => {
-                stream
-                    .tail
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(&self.chunk[..n]);
-                self.live.mark_changed();
+        let read = READ_CHUNK.with_borrow_mut(|chunk| {
+            if chunk.is_empty() {
+                chunk.resize(READ_CHUNK_BYTES, 0);
             }
+            let read = file.read(chunk);
+            if let Ok(n @ 1..) = read {
+                tail.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(&chunk[..n]);
+            }
+            read
+        });
+        match read {
+            Ok(0) => *pipe = None,
+            Ok(_) => self.live.mark_changed(),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             // Any other error means the pipe is unusable; what was read so
             // far is still worth keeping, so stop quietly.
-            Err(_) => stream.pipe = None,
+            Err(_) => *pipe = None,
         }
     }
 
