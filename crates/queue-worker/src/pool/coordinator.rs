@@ -247,15 +247,19 @@ impl Coordinator {
 
     /// How many more reports must arrive before this pool has anything to
     /// do but wait, when it need not hear of each one: it holds reports that
-    /// wait for the next claim (see [`Coordinator::settle_due`]), and that
-    /// claim is not due yet. Those reports' settle deadline bounds the wait.
+    /// wait for the next claim (see [`Coordinator::settle_due`]), and neither
+    /// that claim nor a full batch of reports is due yet. Those reports'
+    /// settle deadline bounds the wait.
     fn reports_to_wait_for(&self) -> Option<usize> {
         if !self.claim_coming() || self.unsettled.is_empty() || self.settle_retry {
             return None;
         }
-        self.claim_threshold()
-            .checked_sub(self.free_slots())
-            .filter(|&n| n > 0)
+        let until_claim = self.claim_threshold().saturating_sub(self.free_slots());
+        let until_full = self
+            .settings
+            .claim_batch
+            .saturating_sub(self.unsettled.len());
+        Some(until_claim.min(until_full)).filter(|&n| n > 0)
     }
 
     /// How many held jobs an executor has started (or is about to).
@@ -722,6 +726,12 @@ impl Coordinator {
                 default(pause) => {}
             }
             self.take_control_messages();
+            return;
+        }
+        if self.settle_due() {
+            // The turn let its reports wait, and then stopped claiming or
+            // found the queue empty: they are settled now, not at their
+            // deadline.
             return;
         }
         let now = Instant::now();

@@ -102,3 +102,80 @@ impl Doorbell {
         &self.rings
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use queue_core::{AttemptOutcome, AttemptReport, JobId};
+
+    use super::*;
+
+    fn report(dispatch: u64) -> Report {
+        let now = Utc::now();
+        Report {
+            dispatch,
+            report: AttemptReport {
+                job_id: JobId::new(format!("job-{dispatch}")).expect("a valid id"),
+                attempt: 1,
+                outcome: AttemptOutcome::Succeeded,
+                exit_code: None,
+                stdout: None,
+                stderr: None,
+                started_at: now,
+                finished_at: now,
+            },
+        }
+    }
+
+    #[test]
+    fn disarmed_doorbell_never_rings() {
+        let (sender, reports, doorbell) = channel();
+        for dispatch in 0..5 {
+            assert!(sender.send(report(dispatch)));
+        }
+        assert_eq!(reports.len(), 5);
+        assert!(doorbell.rings().try_recv().is_err());
+    }
+
+    #[test]
+    fn rings_once_the_armed_number_of_reports_wait() {
+        let (sender, reports, doorbell) = channel();
+        assert!(sender.send(report(0)));
+        assert!(doorbell.arm(3, &reports), "one of three is in");
+        assert!(sender.send(report(1)));
+        assert!(doorbell.rings().try_recv().is_err(), "two of three are in");
+        assert!(sender.send(report(2)));
+        assert!(doorbell.rings().try_recv().is_ok(), "the third rang");
+        doorbell.disarm();
+        assert!(sender.send(report(3)));
+        assert!(doorbell.rings().try_recv().is_err(), "disarmed again");
+    }
+
+    #[test]
+    fn arming_for_reports_already_waiting_says_not_to_wait() {
+        let (sender, reports, doorbell) = channel();
+        assert!(sender.send(report(0)));
+        assert!(sender.send(report(1)));
+        assert!(!doorbell.arm(2, &reports));
+        assert!(doorbell.arm(3, &reports));
+    }
+
+    #[test]
+    fn arming_clears_a_ring_left_from_before() {
+        let (sender, reports, doorbell) = channel();
+        assert!(doorbell.arm(1, &reports));
+        assert!(sender.send(report(0)));
+        doorbell.disarm();
+        // The ring above was never taken; a new arming must not see it.
+        assert!(doorbell.arm(2, &reports));
+        assert!(doorbell.rings().try_recv().is_err());
+    }
+
+    #[test]
+    fn a_send_after_the_coordinator_left_fails() {
+        let (sender, reports, doorbell) = channel();
+        drop(reports);
+        drop(doorbell);
+        assert!(!sender.send(report(0)));
+    }
+}
