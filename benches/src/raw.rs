@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-/// The claim statement of the SQLite store, without its kind filter.
+/// The claim statement of the SQLite store, without its kind filter and the
+/// search for the worker's lease owner number (here always 1).
 const CLAIM: &str = "UPDATE jobs SET state = 'processing', attempts = attempts + 1, \
-         worker_id = ?1, lease_expires_at = ?2 + 300000, started_at = ?2, finished_at = NULL, \
+         lease_owner = ?1, lease_expires_at = ?2 + 300000, started_at = ?2, finished_at = NULL, \
          updated_at = ?2 \
      WHERE seq IN (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
          ORDER BY priority DESC, run_at, seq LIMIT +?3) \
@@ -16,13 +17,13 @@ const CLAIM: &str = "UPDATE jobs SET state = 'processing', attempts = attempts +
 
 /// The store's completion write, without the attempt record.
 const COMPLETE: &str = "UPDATE jobs SET state = 'completed', finished_at = ?2, exit_code = 0, \
-         worker_id = NULL, lease_expires_at = NULL, updated_at = ?2 \
+         lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2 \
      WHERE seq = ?1 AND state = 'processing'";
 
 /// Gives every claimed job back as the store's release does: due now, so
 /// behind every job that was already waiting.
 const RELEASE: &str = "UPDATE jobs SET state = 'pending', attempts = attempts - 1, \
-         run_at = ?1, worker_id = NULL, lease_expires_at = NULL, updated_at = ?1 \
+         run_at = ?1, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1 \
      WHERE state = 'processing'";
 
 fn now_ms() -> i64 {
@@ -50,7 +51,7 @@ pub fn claim_once(conn: &mut Connection, batch: usize) -> Vec<i64> {
     let claimed: Vec<i64> = {
         let mut claim = tx.prepare_cached(CLAIM).expect("prepare the claim");
         let rows = claim
-            .query_map(params!["raw-worker", now_ms(), batch], |row| row.get(0))
+            .query_map(params![1, now_ms(), batch], |row| row.get(0))
             .expect("claim");
         rows.collect::<Result<_, _>>().expect("read the claim")
     };

@@ -361,9 +361,8 @@ fn lease_from_a_previous_boot_has_lapsed() {
 fn lease_without_a_boot_lapses_by_the_wall_clock() {
     let (h, id, _) = claimed_job();
     let conn = Connection::open(&h.path).unwrap();
-    conn.execute(
-        "UPDATE jobs SET lease_boot = NULL, lease_deadline_ms = NULL",
-        [],
+    conn.execute_batch(
+        "UPDATE lease_owners SET boot_id = NULL; UPDATE jobs SET lease_deadline_ms = NULL;",
     )
     .unwrap();
 
@@ -371,6 +370,94 @@ fn lease_without_a_boot_lapses_by_the_wall_clock() {
     assert!(h.store.rescue_expired().unwrap().is_empty());
     h.clock.advance(Duration::from_secs(1));
     assert_eq!(h.store.rescue_expired().unwrap(), [id]);
+}
+
+/// A worker's lease owner outlives its jobs only until the next rescue, so
+/// the owners stay as few as the workers holding jobs.
+#[test]
+fn rescue_deletes_lease_owners_that_hold_no_job() {
+    let (h, id, worker) = claimed_job();
+    let conn = Connection::open(&h.path).unwrap();
+    let owners = || -> i64 {
+        conn.query_row("SELECT count(*) FROM lease_owners", [], |row| row.get(0))
+            .unwrap()
+    };
+    assert_eq!(owners(), 1);
+    assert!(h.store.rescue_expired().unwrap().is_empty());
+    assert_eq!(owners(), 1, "a worker holding a job keeps its owner");
+
+    let job = h.store.job(&id).unwrap().unwrap();
+    let report = queue_core::AttemptReport {
+        job_id: id.clone(),
+        attempt: job.attempts,
+        outcome: queue_core::AttemptOutcome::Succeeded,
+        exit_code: Some(0),
+        stdout: None,
+        stderr: None,
+        started_at: job.started_at.unwrap(),
+        finished_at: h.clock.now(),
+    };
+    h.store.settle(&worker, &[report]).unwrap();
+    h.store.rescue_expired().unwrap();
+    assert_eq!(owners(), 0);
+}
+
+/// Undoes, by hand, the migration that made lease owners rows of their own:
+/// a running job names its worker and boot in its own row again.
+fn undo_lease_owners(conn: &Connection) {
+    conn.execute_batch(
+        "ALTER TABLE jobs ADD COLUMN worker_id TEXT; \
+         ALTER TABLE jobs ADD COLUMN lease_boot TEXT; \
+         UPDATE jobs SET \
+             worker_id = (SELECT worker_id FROM lease_owners WHERE key = lease_owner), \
+             lease_boot = (SELECT boot_id FROM lease_owners WHERE key = lease_owner); \
+         DROP INDEX jobs_running_owner; \
+         ALTER TABLE jobs DROP COLUMN lease_owner; \
+         DROP TABLE lease_owners; \
+         CREATE INDEX jobs_running_owner ON jobs (worker_id) WHERE state = 'processing'; \
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+}
+
+/// A database at schema version 2 is brought up to date on open: its
+/// running job is still held by its worker, in its boot, and its lease
+/// lapses on the monotonic clock as before.
+#[test]
+fn schema_version_2_is_migrated_and_its_leases_stay_held() {
+    let (h, id, worker) = claimed_job();
+    let path = h.path.clone();
+    let clock = h.clock.clone();
+    let conn = Connection::open(&path).unwrap();
+    undo_lease_owners(&conn);
+    let stored: (String, Option<String>) = conn
+        .query_row("SELECT worker_id, lease_boot FROM jobs", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(stored.0, worker.as_str());
+    assert!(stored.1.is_some());
+    drop(conn);
+    drop(h.store);
+
+    let store = SqliteStore::builder(&path)
+        .clock(clock.clone())
+        .open()
+        .unwrap();
+
+    let job = store.job(&id).unwrap().unwrap();
+    assert_eq!(job.state, JobState::Processing);
+    assert_eq!(job.worker_id.as_ref(), Some(&worker));
+    clock.advance(Duration::from_secs(20));
+    assert!(store.rescue_expired().unwrap().is_empty());
+    assert_eq!(
+        store
+            .renew_leases(&worker, Duration::from_secs(30))
+            .unwrap(),
+        std::slice::from_ref(&id)
+    );
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(store.rescue_expired().unwrap(), [id]);
 }
 
 /// A database at schema version 1 is brought up to date on open, keeping
@@ -381,7 +468,8 @@ fn schema_version_1_is_migrated_and_keeps_its_jobs() {
     let path = h.path.clone();
     let clock = h.clock.clone();
     let conn = Connection::open(&path).unwrap();
-    // Undo the second migration by hand.
+    // Undo the later migrations by hand.
+    undo_lease_owners(&conn);
     conn.execute_batch(
         "CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) \
              WHERE state = 'processing'; \

@@ -1,8 +1,9 @@
 //! The writes that move jobs through their lives, each a guarded statement.
 //!
 //! Every statement about a running attempt matches on `state = 'processing'`
-//! and the claiming `worker_id`; a write that matches nothing was stale and
-//! changes nothing. The transitions themselves come from `queue_core`.
+//! and the claiming worker (by its lease owners, see `owners`); a write that
+//! matches nothing was stale and changes nothing. The transitions themselves
+//! come from `queue_core`.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -15,7 +16,7 @@ use queue_core::{
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::rows::{CLAIMED_COLUMNS, ClaimWrites, claimed_job_from_row, to_millis};
-use super::{queries, registry};
+use super::{owners, queries, registry};
 use crate::store::LOST_WORKER_ERROR;
 use crate::{ClaimRequest, JobRecord, MonotonicTime, OutputUpdate, Result, Settled, StoreError};
 
@@ -104,8 +105,8 @@ pub(super) fn claim_sql() -> String {
     // The previous attempt's output goes, so that the output a running job
     // shows, which `record_output` fills in, is always its own.
     format!(
-        "UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?1, \
-             lease_expires_at = ?3, lease_boot = ?6, lease_deadline_ms = ?7, \
+        "UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease_owner = ?1, \
+             lease_expires_at = ?3, lease_deadline_ms = ?6, \
              finished_at = NULL, stdout = NULL, stderr = NULL, updated_at = ?2, \
              started_at = CASE WHEN started_at >= ?2 THEN started_at + 1 ELSE ?2 END \
          WHERE seq IN ( \
@@ -130,14 +131,14 @@ pub(super) fn claim(
     // The kinds filter is a JSON array so that one cached statement serves
     // every list of kinds.
     let kinds = serde_json::to_string(request.kinds).unwrap_or_else(|_| "[]".into());
+    let owner = owners::key(tx, request.worker.as_str(), lease.boot_id)?;
     let mut statement = tx.prepare_cached(&claim_sql())?;
     let mut rows = statement.query(params![
-        request.worker.as_str(),
+        owner,
         now_ms,
         lease.wall_ms,
         i64::try_from(request.limit).unwrap_or(i64::MAX),
         kinds,
-        lease.boot_id,
         lease.deadline_ms,
     ])?;
     let writes = ClaimWrites {
@@ -167,7 +168,7 @@ pub(super) fn claim(
 /// that one cached statement serves every batch.
 ///
 /// `CROSS JOIN` keeps the reports as the outer loop and the unary `+` keeps
-/// `state` and `worker_id` out of the index choice: each report is one
+/// `state` and `lease_owner` out of the index choice: each report is one
 /// search of the unique id index. Without statistics SQLite would rather
 /// walk every running job of every worker in `jobs_state_updated`.
 ///
@@ -177,7 +178,8 @@ pub(super) fn claim(
 /// `claim_sql`), and every report carries it.
 pub(super) const SETTLE_HELD: &str = "SELECT report.key, seq, max_retries, attempts, started_at \
      FROM json_each(?1) AS report CROSS JOIN jobs ON jobs.id = report.value \
-     WHERE +jobs.state = 'processing' AND +jobs.worker_id = ?2";
+     WHERE +jobs.state = 'processing' \
+       AND +jobs.lease_owner IN (SELECT key FROM lease_owners WHERE worker_id = ?2)";
 
 /// A job the worker holds, as `SETTLE_HELD` finds it.
 struct Held {
@@ -317,8 +319,8 @@ pub(super) const WRITE_ENDED: &str = "UPDATE jobs SET state = ?2, \
          run_at = coalesce(?3, run_at), finished_at = ?4, exit_code = ?5, \
          last_error = coalesce(?6, last_error), stdout = coalesce(?7, stdout), \
          stderr = coalesce(?8, stderr), \
-         worker_id = NULL, lease_expires_at = NULL, lease_boot = NULL, \
-         lease_deadline_ms = NULL, updated_at = ?9 \
+         lease_owner = NULL, lease_expires_at = NULL, lease_deadline_ms = NULL, \
+         updated_at = ?9 \
      WHERE seq = ?1 AND state = 'processing'";
 
 fn write_ended(tx: &Transaction<'_>, ended: &Ended<'_>, now: Timestamp) -> Result<()> {
@@ -411,8 +413,8 @@ fn insert_attempts(tx: &Transaction<'_>, sql: &str, rows: &[AttemptRow<'_>]) -> 
 /// Stores one running attempt's output so far, under the same guard as
 /// `SETTLE_HELD`. `updated_at` stays: output is not a change of state.
 pub(super) const RECORD_OUTPUT: &str = "UPDATE jobs SET stdout = ?5, stderr = ?6 \
-     WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 AND attempts = ?3 \
-       AND started_at = ?4";
+     WHERE id = ?1 AND state = 'processing' AND attempts = ?3 AND started_at = ?4 \
+       AND lease_owner IN (SELECT key FROM lease_owners WHERE worker_id = ?2)";
 
 pub(super) fn record_output(
     tx: &Transaction<'_>,
@@ -434,10 +436,12 @@ pub(super) fn record_output(
     Ok(landed)
 }
 
-/// Extends every lease a worker holds.
+/// Extends every lease a worker holds, moving it to the owner of this boot.
 pub(super) const RENEW: &str = "UPDATE jobs \
-     SET lease_expires_at = ?2, lease_boot = ?3, lease_deadline_ms = ?4 \
-     WHERE state = 'processing' AND worker_id = ?1 RETURNING id";
+     SET lease_expires_at = ?2, lease_owner = ?3, lease_deadline_ms = ?4 \
+     WHERE state = 'processing' \
+       AND lease_owner IN (SELECT key FROM lease_owners WHERE worker_id = ?1) \
+     RETURNING id";
 
 pub(super) fn renew_leases(
     tx: &Transaction<'_>,
@@ -446,15 +450,11 @@ pub(super) fn renew_leases(
     now: &Now,
 ) -> Result<Vec<JobId>> {
     let until = now.lease_end(lease);
+    let owner = owners::key(tx, worker.as_str(), until.boot_id)?;
     let mut statement = tx.prepare_cached(RENEW)?;
     let ids = statement
         .query_map(
-            params![
-                worker.as_str(),
-                until.wall_ms,
-                until.boot_id,
-                until.deadline_ms
-            ],
+            params![worker.as_str(), until.wall_ms, owner, until.deadline_ms],
             |row| row.get::<_, String>(0),
         )?
         .map(|id| JobId::new(id?).map_err(|err| StoreError::Corrupt(err.to_string())))
@@ -465,9 +465,10 @@ pub(super) fn renew_leases(
 /// Gives one job back unfinished, uncharged.
 pub(super) const RELEASE: &str = "UPDATE jobs \
      SET state = 'pending', attempts = attempts - 1, run_at = ?3, \
-         worker_id = NULL, lease_expires_at = NULL, lease_boot = NULL, \
-         lease_deadline_ms = NULL, updated_at = ?3 \
-     WHERE id = ?1 AND state = 'processing' AND worker_id = ?2 \
+         lease_owner = NULL, lease_expires_at = NULL, lease_deadline_ms = NULL, \
+         updated_at = ?3 \
+     WHERE id = ?1 AND state = 'processing' \
+       AND lease_owner IN (SELECT key FROM lease_owners WHERE worker_id = ?2) \
      RETURNING seq, attempts + 1, started_at";
 
 pub(super) fn release(
@@ -507,11 +508,12 @@ pub(super) fn release(
 /// lease's boot has passed its deadline, or the lease was taken in another
 /// boot. A lease without a boot was written before leases moved to the
 /// monotonic clock and falls back to the wall clock.
-pub(super) const RESCUE: &str = "SELECT seq, id, attempts, max_retries, worker_id, started_at \
-     FROM jobs \
+pub(super) const RESCUE: &str = "SELECT seq, id, attempts, max_retries, owner.worker_id, \
+         started_at \
+     FROM jobs LEFT JOIN lease_owners AS owner ON owner.key = jobs.lease_owner \
      WHERE state = 'processing' AND CASE \
-         WHEN lease_boot IS NULL THEN lease_expires_at < ?1 \
-         ELSE lease_boot <> ?2 OR lease_deadline_ms < ?3 END";
+         WHEN owner.boot_id IS NULL THEN lease_expires_at < ?1 \
+         ELSE owner.boot_id <> ?2 OR lease_deadline_ms < ?3 END";
 
 pub(super) fn rescue_expired(tx: &Transaction<'_>, clocks: &Now) -> Result<Vec<JobId>> {
     let now = clocks.wall;
@@ -574,6 +576,7 @@ pub(super) fn rescue_expired(tx: &Transaction<'_>, clocks: &Now) -> Result<Vec<J
         );
         rescued.push(id);
     }
+    owners::prune(tx)?;
     Ok(rescued)
 }
 
@@ -604,13 +607,15 @@ pub(super) fn cancel(tx: &Transaction<'_>, id: &JobId, now: Timestamp) -> Result
 }
 
 /// Stores copied records whole, refusing the batch if any id is taken.
+/// Records come here as [`crate::imported`] leaves them: none is held by a
+/// worker, so none names a lease owner.
 pub(super) fn import(tx: &Transaction<'_>, records: &[JobRecord]) -> Result<usize> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO jobs (id, kind, command, payload, state, attempts, max_retries, priority, \
              run_at, timeout_secs, created_at, updated_at, started_at, finished_at, exit_code, \
-             last_error, stdout, stderr, worker_id, lease_expires_at) \
+             last_error, stdout, stderr, lease_expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-             ?18, ?19, ?20)",
+             ?18, ?19)",
     )?;
     for record in records {
         let job = &record.job;
@@ -633,7 +638,6 @@ pub(super) fn import(tx: &Transaction<'_>, records: &[JobRecord]) -> Result<usiz
             job.last_error,
             job.stdout,
             job.stderr,
-            job.worker_id.as_ref().map(WorkerId::as_str),
             job.lease_expires_at.map(to_millis),
         ]);
         match inserted {

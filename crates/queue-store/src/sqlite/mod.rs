@@ -11,6 +11,7 @@
 //! application store jobs inside a transaction on a connection of its own.
 
 mod jobs;
+mod owners;
 #[cfg(test)]
 mod plans;
 mod queries;

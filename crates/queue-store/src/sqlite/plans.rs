@@ -15,13 +15,16 @@ use std::path::Path;
 use rusqlite::types::Value;
 use rusqlite::{Connection, StatementStatus, params_from_iter};
 
-use super::{jobs, queries, schema};
+use super::{jobs, owners, queries, schema};
 use crate::clock::MonotonicTime;
 
 /// The time every job is stored around, in milliseconds.
 const NOW: i64 = 1_800_000_000_000;
 /// How many jobs the worker `w` holds in every queue the tests build.
 const RUNNING: i64 = 8;
+/// The lease owner of those jobs: `w` in the boot `boot`. Owner 2 is a
+/// worker that holds nothing.
+const OWNER: i64 = 1;
 
 /// A statement as the store runs it, with arguments that find rows.
 struct Hot {
@@ -53,12 +56,11 @@ fn hot_statements() -> Vec<Hot> {
             name: "claim",
             sql: jobs::claim_sql(),
             params: vec![
-                text("other"),
+                int(OWNER),
                 int(NOW),
                 int(NOW + 30_000),
                 int(8),
                 text("[]"),
-                text(&boot.boot_id),
                 int(boot.millis + 30_000),
             ],
             // In claim order, stopping at the limit.
@@ -103,7 +105,7 @@ fn hot_statements() -> Vec<Hot> {
         Hot {
             name: "renew",
             sql: jobs::RENEW.to_owned(),
-            params: vec![text("w"), int(NOW), text("boot"), int(31_000)],
+            params: vec![text("w"), int(NOW), int(OWNER), int(31_000)],
             allowed: &[],
         },
         Hot {
@@ -118,6 +120,19 @@ fn hot_statements() -> Vec<Hot> {
             // Every held lease has lapsed, so every running job is read.
             params: vec![int(NOW), text("boot"), int(40_000)],
             allowed: &[],
+        },
+        Hot {
+            name: "find a lease owner",
+            sql: owners::FIND.to_owned(),
+            params: vec![text("w"), text(&boot.boot_id)],
+            allowed: &[],
+        },
+        Hot {
+            name: "prune lease owners",
+            sql: owners::PRUNE.to_owned(),
+            params: vec![],
+            // Owners are one per worker and boot, not per job.
+            allowed: &["SCAN lease_owners"],
         },
         Hot {
             name: "revive",
@@ -186,21 +201,27 @@ fn hot_statements() -> Vec<Hot> {
 
 /// A queue of `n` jobs in every state (a tenth pending and due, a tenth
 /// failed and waiting to retry, most completed, some dead, in three
-/// priorities), with [`RUNNING`] jobs held by worker `w`, each with one
-/// attempt recorded. The held jobs come first, so the first has row id 1.
+/// priorities), with [`RUNNING`] jobs held by worker `w` (owner [`OWNER`]),
+/// each with one attempt recorded. The held jobs come first, so the first has row id 1.
 fn queue(dir: &Path, n: i64) -> Connection {
     let path = dir.join(format!("queue-{n}.db"));
     let mut conn = Connection::open(&path).unwrap();
     schema::prepare(&mut conn, &path, false).unwrap();
     conn.execute(
+        "INSERT INTO lease_owners (key, worker_id, boot_id) VALUES (?1, 'w', 'boot'), \
+             (?1 + 1, 'gone', 'boot')",
+        [OWNER],
+    )
+    .unwrap();
+    conn.execute(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
          INSERT INTO jobs (id, kind, command, state, attempts, max_retries, priority, \
-             run_at, timeout_secs, created_at, updated_at, started_at, worker_id, \
-             lease_expires_at, lease_boot, lease_deadline_ms) \
+             run_at, timeout_secs, created_at, updated_at, started_at, lease_owner, \
+             lease_expires_at, lease_deadline_ms) \
          SELECT 'running-' || i, 'shell', 'true', 'processing', 1, 3, 0, ?2, 0, ?2, ?2, ?2, \
-             'w', ?2 + 30000, 'boot', 31000 \
+             ?3, ?2 + 30000, 31000 \
          FROM n",
-        [RUNNING, NOW],
+        [RUNNING, NOW, OWNER],
     )
     .unwrap();
     conn.execute(

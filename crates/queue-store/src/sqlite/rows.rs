@@ -9,9 +9,11 @@ use rusqlite::Row;
 use crate::StoreError;
 
 /// The job columns every job query selects, in the order [`job_from_row`] reads.
+/// The worker is its lease owner's.
 pub(crate) const JOB_COLUMNS: &str = "id, kind, command, payload, state, attempts, max_retries, \
      priority, run_at, timeout_secs, created_at, updated_at, started_at, finished_at, \
-     exit_code, last_error, stdout, stderr, worker_id, lease_expires_at";
+     exit_code, last_error, stdout, stderr, \
+     (SELECT worker_id FROM lease_owners WHERE key = jobs.lease_owner), lease_expires_at";
 
 pub(crate) use crate::millis::{from_millis, to_millis};
 

@@ -115,10 +115,45 @@ DROP INDEX jobs_running_lease;
 CREATE INDEX jobs_waiting_order ON jobs (state, priority DESC, run_at, seq)
     WHERE state IN ('pending', 'failed');
 "#,
+    r#"
+-- A running job names who holds its lease, a worker in one boot, by a small
+-- number rather than by some sixty bytes of text: a row that grows when it
+-- is first claimed splits its page, and a table of fresh jobs would take
+-- that split on nearly every claim. An owner without a boot holds a lease
+-- on the wall clock, written before leases moved to the monotonic clock.
+-- Jobs do not declare the reference: checking it would cost a search per
+-- claimed row, and owners are only deleted once no job names them.
+CREATE TABLE lease_owners (
+    key       INTEGER PRIMARY KEY,
+    worker_id TEXT NOT NULL,
+    boot_id   TEXT
+);
+CREATE UNIQUE INDEX lease_owners_by_name ON lease_owners (worker_id, boot_id);
+
+ALTER TABLE jobs ADD COLUMN lease_owner INTEGER;
+INSERT INTO lease_owners (worker_id, boot_id)
+    SELECT DISTINCT worker_id, lease_boot FROM jobs WHERE worker_id IS NOT NULL;
+UPDATE jobs SET lease_owner = (
+        SELECT key FROM lease_owners AS owner
+        WHERE owner.worker_id = jobs.worker_id AND owner.boot_id IS jobs.lease_boot)
+    WHERE worker_id IS NOT NULL;
+
+DROP INDEX jobs_running_owner;
+ALTER TABLE jobs DROP COLUMN worker_id;
+ALTER TABLE jobs DROP COLUMN lease_boot;
+CREATE INDEX jobs_running_owner ON jobs (lease_owner) WHERE state = 'processing';
+"#,
 ];
 
 /// The tables the migrations create; a shared file must not have them yet.
-const QUEUE_TABLES: [&str; 5] = ["jobs", "attempts", "state_counts", "config", "workers"];
+const QUEUE_TABLES: [&str; 6] = [
+    "jobs",
+    "attempts",
+    "state_counts",
+    "config",
+    "workers",
+    "lease_owners",
+];
 
 /// The schema version this build writes and the newest it opens.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
