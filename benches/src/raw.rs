@@ -31,13 +31,16 @@ fn now_ms() -> i64 {
 }
 
 /// A connection to the queue at `path` set up as the store sets up its own:
-/// write-ahead log (the file's mode already), synchronous `NORMAL`.
+/// write-ahead log (the file's mode already), synchronous `NORMAL`,
+/// temporary storage in memory.
 pub fn open(path: &Path) -> Connection {
     let conn = Connection::open(path).expect("open the raw connection");
     conn.busy_timeout(Duration::from_secs(5))
         .expect("set the busy timeout");
     conn.pragma_update(None, "synchronous", "normal")
         .expect("set synchronous");
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .expect("set temp_store");
     conn
 }
 

@@ -315,9 +315,7 @@ fn library_drain(jobs: usize, slots: usize, prefetch: usize) -> f64 {
 fn raw_insert_rate(rows: usize) -> f64 {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = fresh_store(dir.path());
-    let mut conn = rusqlite::Connection::open(store.path()).expect("open");
-    conn.pragma_update(None, "synchronous", "normal")
-        .expect("synchronous");
+    let mut conn = raw::open(store.path());
     let started = Instant::now();
     let mut left = rows;
     while left > 0 {
