@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 /// The claim statement of the SQLite store, without its kind filter and the
 /// search for the worker's lease owner number (here always 1).
-const CLAIM: &str = "UPDATE jobs SET state = 'processing', attempts = attempts + 1, \
+const CLAIM: &str = "UPDATE OR FAIL jobs SET state = 'processing', attempts = attempts + 1, \
          lease_owner = ?1, lease_expires_at = ?2 + 300000, started_at = ?2, finished_at = NULL, \
          updated_at = ?2 \
      WHERE seq IN (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
@@ -16,8 +16,8 @@ const CLAIM: &str = "UPDATE jobs SET state = 'processing', attempts = attempts +
      RETURNING seq";
 
 /// The store's completion write, without the attempt record.
-const COMPLETE: &str = "UPDATE jobs SET state = 'completed', finished_at = ?2, exit_code = 0, \
-         lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2 \
+const COMPLETE: &str = "UPDATE OR FAIL jobs SET state = 'completed', finished_at = ?2, \
+         exit_code = 0, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2 \
      WHERE seq = ?1 AND state = 'processing'";
 
 /// Gives every claimed job back as the store's release does: due now, so

@@ -4,6 +4,13 @@
 //! and the claiming worker (by its lease owners, see `owners`); a write that
 //! matches nothing was stale and changes nothing. The transitions themselves
 //! come from `queue_core`.
+//!
+//! The writes a worker makes for every job (the claim, the end of an
+//! attempt, its line in the timeline) run `OR FAIL`: a statement that fails
+//! keeps what it changed before the failure instead of undoing it. Nothing
+//! is lost by that, since every error makes the caller roll back the whole
+//! transaction, and SQLite is spared the statement journal that the
+//! counting triggers would otherwise make it write for each of them.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -105,7 +112,7 @@ pub(super) fn claim_sql() -> String {
     // The previous attempt's output goes, so that the output a running job
     // shows, which `record_output` fills in, is always its own.
     format!(
-        "UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease_owner = ?1, \
+        "UPDATE OR FAIL jobs SET state = 'processing', attempts = attempts + 1, lease_owner = ?1, \
              lease_expires_at = ?3, lease_deadline_ms = ?6, \
              finished_at = NULL, stdout = NULL, stderr = NULL, updated_at = ?2, \
              started_at = CASE WHEN started_at >= ?2 THEN started_at + 1 ELSE ?2 END \
@@ -315,7 +322,7 @@ struct Ended<'a> {
 
 /// Writes where an attempt left its job. A stream the report leaves out
 /// keeps what `record_output` stored while the attempt ran.
-pub(super) const WRITE_ENDED: &str = "UPDATE jobs SET state = ?2, \
+pub(super) const WRITE_ENDED: &str = "UPDATE OR FAIL jobs SET state = ?2, \
          run_at = coalesce(?3, run_at), finished_at = ?4, exit_code = ?5, \
          last_error = coalesce(?6, last_error), stdout = coalesce(?7, stdout), \
          stderr = coalesce(?8, stderr), \
@@ -367,7 +374,7 @@ fn insert_attempts_sql(lines: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT INTO attempts \
+        "INSERT OR FAIL INTO attempts \
              (job_seq, attempt, worker_id, started_at, finished_at, result, exit_code, error) \
          VALUES {values}"
     )

@@ -196,11 +196,11 @@ impl SqliteStoreBuilder {
 /// Per-connection settings; journal mode is per file and set in `schema`.
 ///
 /// Temporary storage lives in memory. The counting triggers make SQLite keep
-/// a statement journal for every write to `jobs`, and past 64 KiB, which a
-/// claim or settlement of a hundred jobs reaches, that journal spills to a
-/// temporary file: a large batch then paid a file write for every page it
-/// touched. What a statement journals is bounded by the pages that statement
-/// changes, so memory stays small.
+/// a statement journal for a write to `jobs` that could fail halfway, and
+/// past 64 KiB that journal spills to a temporary file: a batch enqueue of
+/// ten thousand jobs paid a file write for nearly every page it touched and
+/// ran at about half the speed. What a statement journals is bounded by the
+/// pages that statement changes, so memory stays small.
 fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
