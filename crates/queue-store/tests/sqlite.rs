@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
+use conformance::Harness as _;
 use queue_core::{JobSpec, JobState, WorkerId};
 use queue_store::{
     ClaimRequest, Clock, ManualClock, SCHEMA_VERSION, SqliteStore, Store, StoreError,
@@ -426,9 +427,7 @@ fn undo_lease_owners(conn: &Connection) {
 #[test]
 fn schema_version_2_is_migrated_and_its_leases_stay_held() {
     let (h, id, worker) = claimed_job();
-    let path = h.path.clone();
-    let clock = h.clock.clone();
-    let conn = Connection::open(&path).unwrap();
+    let conn = Connection::open(&h.path).unwrap();
     undo_lease_owners(&conn);
     let stored: (String, Option<String>) = conn
         .query_row("SELECT worker_id, lease_boot FROM jobs", [], |row| {
@@ -438,13 +437,9 @@ fn schema_version_2_is_migrated_and_its_leases_stay_held() {
     assert_eq!(stored.0, worker.as_str());
     assert!(stored.1.is_some());
     drop(conn);
-    drop(h.store);
 
-    let store = SqliteStore::builder(&path)
-        .clock(clock.clone())
-        .open()
-        .unwrap();
-
+    let store = h.reopen();
+    let clock = &h.clock;
     let job = store.job(&id).unwrap().unwrap();
     assert_eq!(job.state, JobState::Processing);
     assert_eq!(job.worker_id.as_ref(), Some(&worker));
@@ -465,9 +460,7 @@ fn schema_version_2_is_migrated_and_its_leases_stay_held() {
 #[test]
 fn schema_version_1_is_migrated_and_keeps_its_jobs() {
     let (h, id, _) = claimed_job();
-    let path = h.path.clone();
-    let clock = h.clock.clone();
-    let conn = Connection::open(&path).unwrap();
+    let conn = Connection::open(&h.path).unwrap();
     // Undo the later migrations by hand.
     undo_lease_owners(&conn);
     conn.execute_batch(
@@ -480,20 +473,15 @@ fn schema_version_1_is_migrated_and_keeps_its_jobs() {
     )
     .unwrap();
     drop(conn);
-    drop(h.store);
 
-    let store = SqliteStore::builder(&path)
-        .clock(clock.clone())
-        .open()
-        .unwrap();
-
-    let conn = Connection::open(&path).unwrap();
+    let store = h.reopen();
+    let conn = Connection::open(&h.path).unwrap();
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
     assert_eq!(store.job(&id).unwrap().unwrap().state, JobState::Processing);
-    clock.advance(Duration::from_secs(31));
+    h.clock.advance(Duration::from_secs(31));
     assert_eq!(store.rescue_expired().unwrap(), [id]);
 }
 
