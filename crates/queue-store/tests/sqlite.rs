@@ -373,6 +373,48 @@ fn lease_without_a_boot_lapses_by_the_wall_clock() {
     assert_eq!(h.store.rescue_expired().unwrap(), [id]);
 }
 
+/// A registered worker keeps its lease owner while it idles, so its empty
+/// claims find the owner instead of making it again after every rescue;
+/// once it is gone from the registry, the next rescue deletes the owner.
+#[test]
+fn an_idle_registered_worker_keeps_its_lease_owner() {
+    let h = SqliteHarness::new();
+    let worker = WorkerId::from_stored("idle");
+    let now = h.store.now();
+    h.store
+        .register_worker(&queue_store::WorkerRecord {
+            id: worker.clone(),
+            host: "host".into(),
+            pid: std::process::id(),
+            slots: 1,
+            running: 0,
+            started_at: now,
+            heartbeat_at: now,
+            stop_requested: false,
+        })
+        .unwrap();
+    let request = ClaimRequest {
+        worker: &worker,
+        limit: 1,
+        lease: Duration::from_secs(30),
+        kinds: &[],
+    };
+    let conn = Connection::open(&h.path).unwrap();
+    let owners = || -> i64 {
+        conn.query_row("SELECT count(*) FROM lease_owners", [], |row| row.get(0))
+            .unwrap()
+    };
+    assert!(h.store.claim(&request).unwrap().is_empty());
+    assert!(h.store.rescue_expired().unwrap().is_empty());
+    assert_eq!(owners(), 1, "a registered worker keeps its owner");
+    assert!(h.store.claim(&request).unwrap().is_empty());
+    assert_eq!(owners(), 1, "an empty claim makes no second owner");
+
+    h.store.unregister_worker(&worker).unwrap();
+    h.store.rescue_expired().unwrap();
+    assert_eq!(owners(), 0);
+}
+
 /// A worker's lease owner outlives its jobs only until the next rescue, so
 /// the owners stay as few as the workers holding jobs.
 #[test]
@@ -436,10 +478,33 @@ fn schema_version_2_is_migrated_and_its_leases_stay_held() {
         .unwrap();
     assert_eq!(stored.0, worker.as_str());
     assert!(stored.1.is_some());
+    // A finished job that still names a worker, as a file edited by hand
+    // might, gets no owner: owners are only for running jobs.
+    conn.execute(
+        "INSERT INTO jobs (id, kind, payload, state, max_retries, priority, run_at, \
+             timeout_secs, created_at, updated_at, worker_id, lease_boot) \
+         VALUES ('done', 'shell', 'null', 'completed', 3, 0, 0, 0, 0, 0, 'old', 'boot')",
+        [],
+    )
+    .unwrap();
     drop(conn);
 
     let store = h.reopen();
     let clock = &h.clock;
+    let conn = Connection::open(&h.path).unwrap();
+    let owners: Vec<String> = conn
+        .prepare("SELECT worker_id FROM lease_owners")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(owners, [worker.as_str()]);
+    let done = store
+        .job(&queue_core::JobId::new("done").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.worker_id, None);
     let job = store.job(&id).unwrap().unwrap();
     assert_eq!(job.state, JobState::Processing);
     assert_eq!(job.worker_id.as_ref(), Some(&worker));

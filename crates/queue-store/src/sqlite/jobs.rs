@@ -5,10 +5,10 @@
 //! matches nothing was stale and changes nothing. The transitions themselves
 //! come from `queue_core`.
 //!
-//! The writes a worker makes for every job (the claim, the end of an
-//! attempt, its line in the timeline) run `OR FAIL`: a statement that fails
-//! keeps what it changed before the failure instead of undoing it. Nothing
-//! is lost by that, since every error makes the caller roll back the whole
+//! The writes to `jobs` that a worker makes for every job (the claim and
+//! the end of an attempt) run `OR FAIL`: a statement that fails keeps what
+//! it changed before the failure instead of undoing it. Nothing is lost by
+//! that, since every error makes the caller roll back the whole
 //! transaction, and SQLite is spared the statement journal that the
 //! counting triggers would otherwise make it write for each of them.
 
@@ -374,7 +374,7 @@ fn insert_attempts_sql(lines: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT OR FAIL INTO attempts \
+        "INSERT INTO attempts \
              (job_seq, attempt, worker_id, started_at, finished_at, result, exit_code, error) \
          VALUES {values}"
     )

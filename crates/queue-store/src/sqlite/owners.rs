@@ -13,10 +13,15 @@ use crate::Result;
 /// Finds the owner that is worker `?1` in boot `?2`.
 pub(super) const FIND: &str = "SELECT key FROM lease_owners WHERE worker_id = ?1 AND boot_id = ?2";
 
-/// Deletes every owner no running job names. Owners are few (one per worker
-/// and boot), so reading them all costs little.
-pub(super) const PRUNE: &str = "DELETE FROM lease_owners WHERE NOT EXISTS ( \
-         SELECT 1 FROM jobs WHERE state = 'processing' AND lease_owner = lease_owners.key)";
+/// Deletes every owner that no running job names and whose worker is no
+/// longer registered. A registered worker keeps its owner while it idles, so
+/// that its empty claims do not make the row again after every rescue.
+/// Owners are few (one per worker and boot), so reading them all costs
+/// little.
+pub(super) const PRUNE: &str = "DELETE FROM lease_owners \
+     WHERE NOT EXISTS (SELECT 1 FROM jobs \
+             WHERE state = 'processing' AND lease_owner = lease_owners.key) \
+       AND NOT EXISTS (SELECT 1 FROM workers WHERE workers.id = lease_owners.worker_id)";
 
 /// The number of `worker` holding leases in `boot`, made if it is new.
 pub(super) fn key(tx: &Transaction<'_>, worker: &str, boot: &str) -> Result<i64> {

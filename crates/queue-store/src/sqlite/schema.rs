@@ -117,9 +117,9 @@ CREATE INDEX jobs_waiting_order ON jobs (state, priority DESC, run_at, seq)
 "#,
     r#"
 -- A running job names who holds its lease, a worker in one boot, by a small
--- number rather than by some sixty bytes of text: a row that grows when it
--- is first claimed splits its page, and a table of fresh jobs would take
--- that split on nearly every claim. An owner without a boot holds a lease
+-- number rather than by some sixty bytes of text: a row that grows much when
+-- it is first claimed splits its page, and a table of fresh jobs would take
+-- that split on nearly every claim. Only running jobs name an owner. An owner without a boot holds a lease
 -- on the wall clock, written before leases moved to the monotonic clock.
 -- Jobs do not declare the reference: checking it would cost a search per
 -- claimed row, and owners are only deleted once no job names them.
@@ -132,11 +132,12 @@ CREATE UNIQUE INDEX lease_owners_by_name ON lease_owners (worker_id, boot_id);
 
 ALTER TABLE jobs ADD COLUMN lease_owner INTEGER;
 INSERT INTO lease_owners (worker_id, boot_id)
-    SELECT DISTINCT worker_id, lease_boot FROM jobs WHERE worker_id IS NOT NULL;
+    SELECT DISTINCT worker_id, lease_boot FROM jobs
+    WHERE state = 'processing' AND worker_id IS NOT NULL;
 UPDATE jobs SET lease_owner = (
         SELECT key FROM lease_owners AS owner
         WHERE owner.worker_id = jobs.worker_id AND owner.boot_id IS jobs.lease_boot)
-    WHERE worker_id IS NOT NULL;
+    WHERE state = 'processing' AND worker_id IS NOT NULL;
 
 DROP INDEX jobs_running_owner;
 ALTER TABLE jobs DROP COLUMN worker_id;
