@@ -14,9 +14,9 @@
 //! schema per table size serves every benchmark (enqueue, which grows the
 //! table, runs last), vacuumed before each, and the schemas are dropped at
 //! the end. Beside the store's claims, `claim/raw` runs the store's claim
-//! statement on a bare rusqlite connection to a copy of the same template,
-//! releasing as the store does: what SQLite itself makes of a claim at each
-//! size.
+//! statement (see `raw` for what it leaves out) on a bare rusqlite
+//! connection to a copy of the same template, releasing as the store does:
+//! what SQLite itself makes of a claim at each size.
 
 #![expect(
     missing_docs,

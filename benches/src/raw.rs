@@ -6,24 +6,29 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-/// The claim statement of the SQLite store, without its kind filter and the
-/// search for the worker's lease owner number (here always 1).
+/// The claim statement of the SQLite store, writing the same columns, less
+/// its kind filter, its `INDEXED BY` (SQLite picks the same index unasked),
+/// the search for the worker's lease owner number (here always 1) and the
+/// columns it returns beside `seq`.
 const CLAIM: &str = "UPDATE OR FAIL jobs SET state = 'processing', attempts = attempts + 1, \
-         lease_owner = ?1, lease_expires_at = ?2 + 300000, started_at = ?2, finished_at = NULL, \
-         updated_at = ?2 \
+         lease_owner = ?1, lease_expires_at = ?2 + 300000, lease_deadline_ms = ?2 + 300000, \
+         finished_at = NULL, stdout = NULL, stderr = NULL, updated_at = ?2, \
+         started_at = CASE WHEN started_at >= ?2 THEN started_at + 1 ELSE ?2 END \
      WHERE seq IN (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?2 \
          ORDER BY priority DESC, run_at, seq LIMIT +?3) \
      RETURNING seq";
 
 /// The store's completion write, without the attempt record.
 const COMPLETE: &str = "UPDATE OR FAIL jobs SET state = 'completed', finished_at = ?2, \
-         exit_code = 0, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2 \
+         exit_code = 0, lease_owner = NULL, lease_expires_at = NULL, lease_deadline_ms = NULL, \
+         updated_at = ?2 \
      WHERE seq = ?1 AND state = 'processing'";
 
 /// Gives every claimed job back as the store's release does: due now, so
 /// behind every job that was already waiting.
 const RELEASE: &str = "UPDATE jobs SET state = 'pending', attempts = attempts - 1, \
-         run_at = ?1, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1 \
+         run_at = ?1, lease_owner = NULL, lease_expires_at = NULL, lease_deadline_ms = NULL, \
+         updated_at = ?1 \
      WHERE state = 'processing'";
 
 fn now_ms() -> i64 {
