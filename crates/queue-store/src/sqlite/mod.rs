@@ -200,7 +200,10 @@ impl SqliteStoreBuilder {
 /// past 64 KiB that journal spills to a temporary file: a batch enqueue of
 /// ten thousand jobs paid a file write for nearly every page it touched and
 /// ran at about half the speed. What a statement journals is bounded by the
-/// pages that statement changes, so memory stays small.
+/// pages that statement changes, so memory stays small; a migration, which
+/// may rewrite every row, turns this off for itself (see `schema`). Sorts
+/// and temporary tables stay in memory too: the queue's reads follow its
+/// indexes and sort nothing large.
 fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;

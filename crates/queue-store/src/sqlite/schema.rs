@@ -210,6 +210,10 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path, shared: bool) -> Resul
         return Ok(());
     }
 
+    // A migration may rewrite every row of `jobs`, and the statement journal
+    // of such a rewrite holds the whole table: here it goes to a temporary
+    // file, not to the memory where connections otherwise keep it.
+    conn.pragma_update(None, "temp_store", "DEFAULT")?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Another process may have migrated while this one waited for the lock.
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
