@@ -237,19 +237,8 @@ fn settings_of_unknown_keys_are_skipped() {
     assert_eq!(store.config().unwrap(), queue_core::QueueConfig::default());
 }
 
-/// A registered worker's wake source fires soon after another process's
-/// handle enqueues, and stays quiet when nothing is enqueued.
-#[cfg(target_os = "linux")]
-#[test]
-fn enqueue_wakes_a_registered_worker() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("queue.db");
-    let store = SqliteStore::open(&path).unwrap();
-    let worker = queue_core::WorkerId::generate("host", std::process::id());
-    let mut source = store
-        .wake_source(&worker)
-        .unwrap()
-        .expect("sqlite has wake-ups");
+/// Puts `worker` in the registry, as a starting worker does.
+fn register(store: &SqliteStore, worker: &WorkerId) {
     let now = store.now();
     store
         .register_worker(&queue_store::WorkerRecord {
@@ -263,6 +252,28 @@ fn enqueue_wakes_a_registered_worker() {
             stop_requested: false,
         })
         .unwrap();
+}
+
+/// How many lease owners the file holds.
+fn lease_owner_count(conn: &Connection) -> i64 {
+    conn.query_row("SELECT count(*) FROM lease_owners", [], |row| row.get(0))
+        .unwrap()
+}
+
+/// A registered worker's wake source fires soon after another process's
+/// handle enqueues, and stays quiet when nothing is enqueued.
+#[cfg(target_os = "linux")]
+#[test]
+fn enqueue_wakes_a_registered_worker() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("queue.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let worker = queue_core::WorkerId::generate("host", std::process::id());
+    let mut source = store
+        .wake_source(&worker)
+        .unwrap()
+        .expect("sqlite has wake-ups");
+    register(&store, &worker);
     assert!(
         !source.wait(Duration::from_millis(100)).unwrap(),
         "woke with nothing enqueued"
@@ -380,19 +391,7 @@ fn lease_without_a_boot_lapses_by_the_wall_clock() {
 fn an_idle_registered_worker_keeps_its_lease_owner() {
     let h = SqliteHarness::new();
     let worker = WorkerId::from_stored("idle");
-    let now = h.store.now();
-    h.store
-        .register_worker(&queue_store::WorkerRecord {
-            id: worker.clone(),
-            host: "host".into(),
-            pid: std::process::id(),
-            slots: 1,
-            running: 0,
-            started_at: now,
-            heartbeat_at: now,
-            stop_requested: false,
-        })
-        .unwrap();
+    register(&h.store, &worker);
     let request = ClaimRequest {
         worker: &worker,
         limit: 1,
@@ -400,10 +399,7 @@ fn an_idle_registered_worker_keeps_its_lease_owner() {
         kinds: &[],
     };
     let conn = Connection::open(&h.path).unwrap();
-    let owners = || -> i64 {
-        conn.query_row("SELECT count(*) FROM lease_owners", [], |row| row.get(0))
-            .unwrap()
-    };
+    let owners = || lease_owner_count(&conn);
     assert!(h.store.claim(&request).unwrap().is_empty());
     assert!(h.store.rescue_expired().unwrap().is_empty());
     assert_eq!(owners(), 1, "a registered worker keeps its owner");
@@ -421,10 +417,7 @@ fn an_idle_registered_worker_keeps_its_lease_owner() {
 fn rescue_deletes_lease_owners_that_hold_no_job() {
     let (h, id, worker) = claimed_job();
     let conn = Connection::open(&h.path).unwrap();
-    let owners = || -> i64 {
-        conn.query_row("SELECT count(*) FROM lease_owners", [], |row| row.get(0))
-            .unwrap()
-    };
+    let owners = || lease_owner_count(&conn);
     assert_eq!(owners(), 1);
     assert!(h.store.rescue_expired().unwrap().is_empty());
     assert_eq!(owners(), 1, "a worker holding a job keeps its owner");

@@ -119,8 +119,9 @@ CREATE INDEX jobs_waiting_order ON jobs (state, priority DESC, run_at, seq)
 -- A running job names who holds its lease, a worker in one boot, by a small
 -- number rather than by some sixty bytes of text: a row that grows much when
 -- it is first claimed splits its page, and a table of fresh jobs would take
--- that split on nearly every claim. Only running jobs name an owner. An owner without a boot holds a lease
--- on the wall clock, written before leases moved to the monotonic clock.
+-- that split on nearly every claim. Only running jobs name an owner. An
+-- owner without a boot holds a lease on the wall clock, written before
+-- leases moved to the monotonic clock.
 -- Jobs do not declare the reference: checking it would cost a search per
 -- claimed row, and owners are only deleted once no job names them.
 CREATE TABLE lease_owners (
