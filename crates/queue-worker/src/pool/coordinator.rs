@@ -116,9 +116,11 @@ pub(super) struct Coordinator {
     unsettled: Vec<AttemptReport>,
     /// The kind of each unsettled report's job, in the same order, for events.
     unsettled_kinds: Vec<String>,
-    /// When the oldest unsettled report must be settled, waiting or not.
+    /// When the oldest unsettled report must be settled, waiting or not;
+    /// set exactly while `unsettled` holds reports.
     settle_by: Option<Instant>,
-    /// Whether the last settle failed; the next is tried after a pause.
+    /// Whether the last settle failed; the next is tried after a pause. Only
+    /// ever set while `unsettled` holds the reports that failed.
     settle_retry: bool,
     events: EventSink,
     phase: Phase,
@@ -717,7 +719,7 @@ impl Coordinator {
     /// Blocks until something needs the loop: a report, a control message,
     /// or the earliest deadline.
     fn wait(&mut self) {
-        if self.settle_retry && !self.unsettled.is_empty() {
+        if self.settle_retry {
             // A failed settle is retried after a pause, not in a hot loop;
             // a shutdown or stop still gets through while the store is down.
             let pause = self.settings.poll_interval.min(Duration::from_millis(200));
@@ -739,7 +741,7 @@ impl Coordinator {
         if !self.running.is_empty() {
             until = until.min(self.next_renewal).min(self.next_output_flush);
         }
-        if let Some(at) = self.settle_by.filter(|_| !self.unsettled.is_empty()) {
+        if let Some(at) = self.settle_by {
             until = until.min(at);
         }
         if self.claiming() && self.wants_claim() {
